@@ -1,0 +1,457 @@
+// The recurrent layer against torch::nn::RNN / LSTM / GRU (values and every gradient), reference
+// against fused, variable lengths against running each sequence alone, initialisation, dropout,
+// save/load and bad input.
+#include <seqtorch/nn/recurrent.h>
+
+#include "support/test_util.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace seqtorch::nn {
+namespace {
+
+using test::all_close;
+using test::parity_tolerance;
+
+constexpr int64_t kT = 5, kB = 3, kI = 4, kH = 5;
+
+struct Case {
+  CellKind cell;
+  Nonlinearity nonlinearity;
+  int64_t layers;
+  bool bidirectional, batch_first, with_state;
+  uint64_t seed;
+  std::string name() const {
+    std::ostringstream s;
+    s << to_string(cell) << (cell == CellKind::rnn ? "-" + to_string(nonlinearity) : "")
+      << " L=" << layers << " D=" << (bidirectional ? 2 : 1) << " batch_first=" << batch_first
+      << " state=" << with_state << " seed=" << seed;
+    return s.str();
+  }
+  RecurrentOptions options(Implementation impl) const {
+    return RecurrentOptions(kI, kH)
+        .cell(cell)
+        .nonlinearity(nonlinearity)
+        .num_layers(layers)
+        .bidirectional(bidirectional)
+        .batch_first(batch_first)
+        .implementation(impl);
+  }
+};
+
+// The grid of the issue: 1-3 layers, one or two directions, batch_first on and off, with and
+// without initial state, 3 seeds.
+std::vector<Case> grid(CellKind cell, Nonlinearity nl = Nonlinearity::tanh) {
+  std::vector<Case> cases;
+  for (int64_t layers : {1, 2, 3})
+    for (bool bidir : {false, true})
+      for (bool bf : {false, true})
+        for (bool st : {false, true})
+          for (uint64_t seed : {1, 2, 3}) cases.push_back({cell, nl, layers, bidir, bf, st, seed});
+  return cases;
+}
+
+// Result of one forward and backward pass: outputs, final states, gradients by parameter name
+// and of the input.
+struct Run {
+  torch::Tensor output, h, c, input_grad;
+  std::map<std::string, torch::Tensor> grads;
+};
+
+struct Inputs {
+  torch::Tensor x, h0, c0, w_out, w_h, w_c;  // w_*: random weights that make a scalar loss
+};
+
+Inputs make_inputs(const Case& k, torch::Dtype dtype, torch::Device device) {
+  torch::manual_seed(1000 + k.seed);
+  auto opt = torch::TensorOptions().dtype(dtype).device(device);
+  const int64_t rows = k.layers * (k.bidirectional ? 2 : 1), D = k.bidirectional ? 2 : 1;
+  Inputs in;
+  in.x = k.batch_first ? torch::randn({kB, kT, kI}, opt) : torch::randn({kT, kB, kI}, opt);
+  if (k.with_state) {
+    in.h0 = torch::randn({rows, kB, kH}, opt);
+    in.c0 = torch::randn({rows, kB, kH}, opt);
+  }
+  in.w_out = k.batch_first ? torch::randn({kB, kT, D * kH}, opt) : torch::randn({kT, kB, D * kH}, opt);
+  in.w_h = torch::randn({rows, kB, kH}, opt);
+  in.w_c = torch::randn({rows, kB, kH}, opt);
+  return in;
+}
+
+template <class M>
+void finish(Run& r, const Inputs& in, torch::Tensor x, M& module) {
+  auto loss = (r.output * in.w_out).sum() + (r.h * in.w_h).sum();
+  if (r.c.defined()) loss = loss + (r.c * in.w_c).sum();
+  loss.backward();
+  r.input_grad = x.grad().clone();
+  for (const auto& p : module.named_parameters()) r.grads[p.key()] = p.value().grad().clone();
+}
+
+Run run_ours(Recurrent& m, const Case& k, const Inputs& in) {
+  auto x = in.x.clone().requires_grad_(true);
+  RecurrentState s;
+  if (k.with_state) {
+    s.h = in.h0;
+    if (k.cell == CellKind::lstm) s.c = in.c0;
+  }
+  m->zero_grad();
+  auto out = m->forward(x, s);
+  Run r{out.output, out.state.h, out.state.c, {}, {}};
+  finish(r, in, x, *m);
+  return r;
+}
+
+Run run_torch(const Case& k, const Inputs& in, const Recurrent& ours) {
+  auto x = in.x.clone().requires_grad_(true);
+  Run r;
+  std::shared_ptr<torch::nn::Module> module;
+  if (k.cell == CellKind::lstm) {
+    torch::nn::LSTM m(torch::nn::LSTMOptions(kI, kH).num_layers(k.layers)
+                          .bidirectional(k.bidirectional).batch_first(k.batch_first));
+    m->to(in.x.device(), in.x.scalar_type());
+    test::copy_parameters(*ours, *m);
+    auto res = k.with_state ? m->forward(x, std::make_tuple(in.h0, in.c0)) : m->forward(x);
+    r.output = std::get<0>(res);
+    std::tie(r.h, r.c) = std::get<1>(res);
+    module = m.ptr();
+  } else if (k.cell == CellKind::gru) {
+    torch::nn::GRU m(torch::nn::GRUOptions(kI, kH).num_layers(k.layers)
+                         .bidirectional(k.bidirectional).batch_first(k.batch_first));
+    m->to(in.x.device(), in.x.scalar_type());
+    test::copy_parameters(*ours, *m);
+    std::tie(r.output, r.h) = k.with_state ? m->forward(x, in.h0) : m->forward(x);
+    module = m.ptr();
+  } else {
+    torch::nn::RNNOptions o(kI, kH);
+    o.num_layers(k.layers).bidirectional(k.bidirectional).batch_first(k.batch_first);
+    if (k.nonlinearity == Nonlinearity::relu) o.nonlinearity(torch::kReLU);
+    torch::nn::RNN m(o);
+    m->to(in.x.device(), in.x.scalar_type());
+    test::copy_parameters(*ours, *m);
+    std::tie(r.output, r.h) = k.with_state ? m->forward(x, in.h0) : m->forward(x);
+    module = m.ptr();
+  }
+  finish(r, in, x, *module);
+  return r;
+}
+
+::testing::AssertionResult same_run(const Run& a, const Run& b, double tol) {
+  for (auto [what, x, y] : {std::make_tuple("output", a.output, b.output),
+                            std::make_tuple("h_n", a.h, b.h),
+                            std::make_tuple("input grad", a.input_grad, b.input_grad)}) {
+    auto r = all_close(x, y, tol, what);
+    if (!r) return r;
+  }
+  if (a.c.defined() || b.c.defined()) {
+    auto r = all_close(a.c, b.c, tol, "c_n");
+    if (!r) return r;
+  }
+  if (a.grads.size() != b.grads.size())
+    return ::testing::AssertionFailure() << "parameter count " << a.grads.size() << " vs "
+                                         << b.grads.size();
+  for (const auto& [name, g] : a.grads) {
+    auto it = b.grads.find(name);
+    if (it == b.grads.end()) return ::testing::AssertionFailure() << "no gradient for " << name;
+    auto r = all_close(g, it->second, tol, "grad " + name);
+    if (!r) return r;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Over the grid: reference == torch.nn, fused == torch.nn, reference == fused.
+void check_parity(CellKind cell, Nonlinearity nl, torch::Dtype dtype, torch::Device device) {
+  const double tol = parity_tolerance(dtype);
+  for (const auto& k : grid(cell, nl)) {
+    SCOPED_TRACE(k.name());
+    torch::manual_seed(k.seed);
+    Recurrent ref(k.options(Implementation::reference));
+    ref->to(device, dtype);
+    Recurrent fused(k.options(Implementation::fused));
+    fused->to(device, dtype);
+    test::copy_parameters(*ref, *fused);
+    const Inputs in = make_inputs(k, dtype, device);
+    const Run r_ref = run_ours(ref, k, in);
+    const Run r_fused = run_ours(fused, k, in);
+    const Run r_torch = run_torch(k, in, ref);
+    EXPECT_TRUE(same_run(r_ref, r_torch, tol)) << "reference vs torch.nn";
+    EXPECT_TRUE(same_run(r_fused, r_torch, tol)) << "fused vs torch.nn";
+    EXPECT_TRUE(same_run(r_ref, r_fused, tol)) << "reference vs fused";
+  }
+}
+
+TEST(RecurrentParity, RnnTanhMatchesTorch) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_parity(CellKind::rnn, Nonlinearity::tanh, dtype, torch::kCPU);
+}
+TEST(RecurrentParity, RnnReluMatchesTorch) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_parity(CellKind::rnn, Nonlinearity::relu, dtype, torch::kCPU);
+}
+TEST(RecurrentParity, LstmMatchesTorch) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_parity(CellKind::lstm, Nonlinearity::tanh, dtype, torch::kCPU);
+}
+TEST(RecurrentParity, GruMatchesTorch) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_parity(CellKind::gru, Nonlinearity::tanh, dtype, torch::kCPU);
+}
+
+// cuDNN against our reference on the GPU. TF32 off: it would change float32 results by ~1e-3.
+TEST(RecurrentParityCuda, AllCellsMatchTorch) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    check_parity(CellKind::rnn, Nonlinearity::tanh, dtype, torch::kCUDA);
+    check_parity(CellKind::rnn, Nonlinearity::relu, dtype, torch::kCUDA);
+    check_parity(CellKind::lstm, Nonlinearity::tanh, dtype, torch::kCUDA);
+    check_parity(CellKind::gru, Nonlinearity::tanh, dtype, torch::kCUDA);
+  }
+}
+
+// ---- variable lengths -------------------------------------------------------------------
+
+void check_lengths(Implementation impl, torch::Dtype dtype, torch::Device device) {
+  const double tol = parity_tolerance(dtype);
+  const int64_t T = 6, B = 4;
+  const auto lengths = torch::tensor({3, 6, 1, 4}, torch::kLong);
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+    for (bool bidir : {false, true})
+      for (int64_t layers : {1, 2})
+        for (bool bf : {false, true}) {
+          Case k{cell, Nonlinearity::tanh, layers, bidir, bf, true, 7};
+          SCOPED_TRACE(k.name() + " impl=" + to_string(impl));
+          torch::manual_seed(5);
+          Recurrent m(k.options(impl));
+          m->to(device, dtype);
+          auto opt = torch::TensorOptions().dtype(dtype).device(device);
+          const int64_t rows = layers * m->num_directions();
+          auto x_tm = torch::randn({T, B, kI}, opt).requires_grad_(true);  // time-major
+          auto h0 = torch::randn({rows, B, kH}, opt);
+          auto c0 = torch::randn({rows, B, kH}, opt);
+          RecurrentState s0{h0, cell == CellKind::lstm ? c0 : torch::Tensor()};
+          auto x = bf ? x_tm.transpose(0, 1) : x_tm;
+          auto out = m->forward(x, s0, lengths.to(device));
+          auto y = bf ? out.output.transpose(0, 1) : out.output;  // [T, B, D*H]
+          // Padded inputs must not reach anything: their gradient is exactly zero.
+          (y.pow(2).sum() + out.state.h.pow(2).sum() +
+           (out.state.c.defined() ? out.state.c.pow(2).sum() : torch::zeros({}, opt)))
+              .backward();
+          for (int64_t b = 0; b < B; ++b) {
+            const int64_t len = lengths[b].item<int64_t>();
+            auto xb = x_tm.detach().narrow(1, b, 1).narrow(0, 0, len);  // [len, 1, I]
+            RecurrentState sb{h0.narrow(1, b, 1),
+                              cell == CellKind::lstm ? c0.narrow(1, b, 1) : torch::Tensor()};
+            auto alone = m->forward(bf ? xb.transpose(0, 1) : xb, sb);
+            auto ya = bf ? alone.output.transpose(0, 1) : alone.output;
+            EXPECT_TRUE(all_close(y.narrow(1, b, 1).narrow(0, 0, len), ya, tol, "outputs"))
+                << "sequence " << b;
+            EXPECT_TRUE(all_close(out.state.h.narrow(1, b, 1), alone.state.h, tol, "h_n"))
+                << "sequence " << b;
+            if (cell == CellKind::lstm)
+              EXPECT_TRUE(all_close(out.state.c.narrow(1, b, 1), alone.state.c, tol, "c_n"))
+                  << "sequence " << b;
+            if (len < T) {
+              EXPECT_EQ(y.narrow(1, b, 1).narrow(0, len, T - len).abs().max().item<double>(), 0.0)
+                  << "padded outputs of sequence " << b << " are not zero";
+              EXPECT_EQ(x_tm.grad().narrow(1, b, 1).narrow(0, len, T - len).abs().max().item<double>(),
+                        0.0)
+                  << "padded inputs of sequence " << b << " leak into the result";
+            }
+          }
+        }
+}
+
+TEST(RecurrentLengths, ReferenceEqualsEachSequenceAlone) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_lengths(Implementation::reference, dtype, torch::kCPU);
+}
+TEST(RecurrentLengths, FusedEqualsEachSequenceAlone) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_lengths(Implementation::fused, dtype, torch::kCPU);
+}
+TEST(RecurrentLengthsCuda, FusedEqualsEachSequenceAlone) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    check_lengths(Implementation::fused, dtype, torch::kCUDA);
+    check_lengths(Implementation::reference, dtype, torch::kCUDA);
+  }
+}
+
+TEST(RecurrentLengths, ReferenceEqualsFusedWithLengthsAndGradients) {
+  const auto lengths = torch::tensor({2, 5, 5, 1}, torch::kLong);
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru}) {
+    Case k{cell, Nonlinearity::tanh, 2, true, false, false, 3};
+    SCOPED_TRACE(k.name());
+    torch::manual_seed(11);
+    Recurrent ref(k.options(Implementation::reference)), fused(k.options(Implementation::fused));
+    ref->to(torch::kDouble);
+    fused->to(torch::kDouble);
+    test::copy_parameters(*ref, *fused);
+    auto x = torch::randn({5, 4, kI}, torch::kDouble);
+    for (Recurrent* m : {&ref, &fused}) {
+      auto out = (*m)->forward(x, {}, lengths);
+      (out.output.pow(2).sum() + out.state.h.sum()).backward();
+    }
+    for (const auto& p : ref->named_parameters())
+      EXPECT_TRUE(all_close(p.value().grad(), fused->named_parameters()[p.key()].grad(), 1e-10,
+                            "grad " + p.key()));
+  }
+}
+
+// ---- options, initialisation, dropout, save/load --------------------------------------
+
+TEST(Recurrent, ShapesAndParameterNames) {
+  Recurrent m(RecurrentOptions(7, 9).cell(CellKind::gru).num_layers(2).bidirectional(true));
+  auto out = m->forward(torch::randn({11, 3, 7}));
+  EXPECT_EQ(out.output.sizes(), torch::IntArrayRef({11, 3, 18}));
+  EXPECT_EQ(out.state.h.sizes(), torch::IntArrayRef({4, 3, 9}));
+  EXPECT_FALSE(out.state.c.defined());
+  auto params = m->named_parameters();
+  EXPECT_EQ(params["weight_ih_l0"].sizes(), torch::IntArrayRef({27, 7}));
+  EXPECT_EQ(params["weight_ih_l1_reverse"].sizes(), torch::IntArrayRef({27, 18}));
+  EXPECT_EQ(params["bias_hh_l1"].sizes(), torch::IntArrayRef({27}));
+  EXPECT_EQ(params.size(), 16u);
+  Recurrent no_bias(RecurrentOptions(7, 9).bias(false));
+  EXPECT_EQ(no_bias->parameters().size(), 2u);
+  auto bf = Recurrent(RecurrentOptions(7, 9).batch_first(true))->forward(torch::randn({3, 11, 7}));
+  EXPECT_EQ(bf.output.sizes(), torch::IntArrayRef({3, 11, 9}));
+  EXPECT_EQ(bf.state.c.sizes(), torch::IntArrayRef({1, 3, 9}));
+}
+
+TEST(Recurrent, DefaultInitIsPyTorchUniform) {
+  torch::manual_seed(0);
+  Recurrent m(RecurrentOptions(30, 64).num_layers(2));
+  for (const auto& p : m->parameters()) {
+    EXPECT_LE(p.abs().max().item<double>(), 1.0 / 8.0);
+    EXPECT_GT(p.abs().max().item<double>(), 0.9 / 8.0);  // spans the range, not a narrower one
+  }
+}
+
+TEST(Recurrent, OrthogonalInitAndForgetBias) {
+  Recurrent m(RecurrentOptions(5, 16).num_layers(2).orthogonal_init(true).forget_bias(1.0));
+  for (int64_t l = 0; l < 2; ++l) {
+    auto w = m->layer_parameters(l, 0);
+    for (auto block : w[1].chunk(4, 0)) {
+      EXPECT_TRUE(all_close(torch::mm(block, block.t()), torch::eye(16), 1e-5, "W W^T"));
+    }
+    auto forget = w[2].chunk(4, 0)[1] + w[3].chunk(4, 0)[1];
+    EXPECT_TRUE(all_close(forget, torch::ones({16}), 1e-7, "forget bias"));
+    EXPECT_GT(w[2].chunk(4, 0)[0].abs().max().item<double>(), 0.0);  // other gates untouched
+  }
+  EXPECT_TRUE(test::throws_with(
+      [] { Recurrent(RecurrentOptions(5, 16).cell(CellKind::gru).forget_bias(1.0)); },
+      {"forget_bias", "gru"}));
+}
+
+TEST(Recurrent, DropoutOnlyBetweenLayersAndOnlyInTraining) {
+  torch::manual_seed(3);
+  auto x = torch::randn({6, 2, kI});
+  for (auto impl : {Implementation::reference, Implementation::fused}) {
+    Recurrent m(RecurrentOptions(kI, kH).num_layers(2).dropout(0.5).implementation(impl));
+    m->eval();
+    auto a = m->forward(x).output, b = m->forward(x).output;
+    EXPECT_TRUE(torch::equal(a, b)) << "eval mode must be deterministic";
+    m->train();
+    auto c = m->forward(x).output;
+    EXPECT_FALSE(torch::allclose(a, c)) << "training mode must drop units between layers";
+    Recurrent one(RecurrentOptions(kI, kH).num_layers(1).dropout(0.5).implementation(impl));
+    one->train();
+    EXPECT_TRUE(torch::equal(one->forward(x).output, one->forward(x).output))
+        << "no dropout after the last layer";
+  }
+}
+
+TEST(Recurrent, SaveLoadGivesIdenticalOutputs) {
+  test::TempDir dir;
+  const auto path = (dir.path / "rnn.pt").string();
+  torch::manual_seed(4);
+  Recurrent a(RecurrentOptions(kI, kH).cell(CellKind::lstm).num_layers(2).bidirectional(true));
+  torch::save(a, path);
+  torch::manual_seed(99);
+  Recurrent b(RecurrentOptions(kI, kH).cell(CellKind::lstm).num_layers(2).bidirectional(true));
+  auto x = torch::randn({7, 3, kI});
+  EXPECT_FALSE(torch::equal(a->forward(x).output, b->forward(x).output));
+  torch::load(b, path);
+  auto ya = a->forward(x), yb = b->forward(x);
+  EXPECT_TRUE(torch::equal(ya.output, yb.output));
+  EXPECT_TRUE(torch::equal(ya.state.h, yb.state.h));
+  EXPECT_TRUE(torch::equal(ya.state.c, yb.state.c));
+}
+
+TEST(Recurrent, AutomaticResolvesToFused) {
+  Recurrent m(RecurrentOptions(kI, kH));
+  EXPECT_EQ(m->resolved_implementation(torch::kCPU), Implementation::fused);
+  EXPECT_EQ(parse_implementation("reference"), Implementation::reference);
+  EXPECT_TRUE(test::throws_with([] { parse_implementation("fast"); }, {"implementation", "fast"}));
+}
+
+TEST(Recurrent, FusedRecordsNoStepsReferenceDoes) {
+  auto x = torch::randn({4, 2, kI});
+  EXPECT_TRUE(Recurrent(RecurrentOptions(kI, kH).implementation(Implementation::fused))
+                  ->forward(x).steps.empty());
+  EXPECT_EQ(Recurrent(RecurrentOptions(kI, kH).implementation(Implementation::reference))
+                ->forward(x).steps.size(), 4u);
+}
+
+// ---- bad input ---------------------------------------------------------------------------
+
+TEST(RecurrentErrors, NameExpectedAndActual) {
+  for (auto impl : {Implementation::reference, Implementation::fused}) {
+    Recurrent m(RecurrentOptions(kI, kH).num_layers(2).implementation(impl));
+    auto x = torch::randn({5, 3, kI});
+    EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({5, 3, 7})); },
+                                  {"input width", "expected 4", "got 7"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({5, kI})); },
+                                  {"input rank", "expected 3", "got 2"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(x, {}, torch::tensor({3, 0, 2})); },
+                                  {"lengths", ">= 1", "got 0"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(x, {}, torch::tensor({3, 6, 2})); },
+                                  {"lengths", "<= T = 5", "got 6"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(x, {}, torch::tensor({3, 2})); },
+                                  {"lengths shape", "[3]", "[2]"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(x, {}, torch::tensor({3.0, 2.0, 1.0})); },
+                                  {"lengths dtype", "integers"}));
+    EXPECT_TRUE(test::throws_with(
+        [&] { m->forward(x, {torch::zeros({1, 3, kH}), torch::zeros({2, 3, kH})}); },
+        {"initial state h shape", "[2, 3, 5]", "[1, 3, 5]"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(x, {torch::zeros({2, 3, kH}), {}}); },
+                                  {"needs both h and c"}));
+    EXPECT_TRUE(test::throws_with([&] { m->forward(x.to(torch::kDouble)); },
+                                  {"input dtype", "Double", "Float"}));
+  }
+  Recurrent gru(RecurrentOptions(kI, kH).cell(CellKind::gru));
+  EXPECT_TRUE(test::throws_with(
+      [&] { gru->forward(torch::randn({5, 3, kI}), {torch::zeros({1, 3, kH}), torch::zeros({1, 3, kH})}); },
+      {"no cell state c"}));
+  EXPECT_TRUE(test::throws_with([] { Recurrent(RecurrentOptions(kI, 0)); },
+                                {"hidden_size", "expected > 0", "got 0"}));
+  EXPECT_TRUE(test::throws_with([] { Recurrent(RecurrentOptions(kI, kH).dropout(1.5)); },
+                                {"dropout", "[0, 1)", "1.5"}));
+}
+
+TEST(RecurrentErrorsCuda, TensorsOnDifferentDevices) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  Recurrent m(RecurrentOptions(kI, kH));
+  m->to(torch::kCUDA);
+  auto x = torch::randn({5, 3, kI});
+  EXPECT_TRUE(test::throws_with([&] { m->forward(x); }, {"input on cpu", "parameters on cuda"}));
+  EXPECT_TRUE(test::throws_with(
+      [&] { m->forward(x.cuda(), {torch::zeros({1, 3, kH}), torch::zeros({1, 3, kH}).cuda()}); },
+      {"initial state h on cpu", "input on cuda"}));
+}
+
+TEST(RecurrentErrors, StateOnDifferentDeviceThanInput) {
+  // Without a GPU, a meta-device state stands in for "another device".
+  Recurrent m(RecurrentOptions(kI, kH).cell(CellKind::gru));
+  auto x = torch::randn({5, 3, kI});
+  auto h = torch::zeros({1, 3, kH}, torch::TensorOptions().device(torch::kMeta));
+  EXPECT_TRUE(test::throws_with([&] { m->forward(x, {h, {}}); },
+                                {"initial state h on meta", "input on cpu"}));
+}
+
+}  // namespace
+}  // namespace seqtorch::nn
