@@ -249,9 +249,10 @@ void check_lengths(Implementation impl, torch::Dtype dtype, torch::Device device
                 << "sequence " << b;
             EXPECT_TRUE(all_close(out.state.h.narrow(1, b, 1), alone.state.h, tol, "h_n"))
                 << "sequence " << b;
-            if (cell == CellKind::lstm)
+            if (cell == CellKind::lstm) {
               EXPECT_TRUE(all_close(out.state.c.narrow(1, b, 1), alone.state.c, tol, "c_n"))
                   << "sequence " << b;
+            }
             if (len < T) {
               EXPECT_EQ(y.narrow(1, b, 1).narrow(0, len, T - len).abs().max().item<double>(), 0.0)
                   << "padded outputs of sequence " << b << " are not zero";
