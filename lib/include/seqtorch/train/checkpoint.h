@@ -1,0 +1,48 @@
+#pragma once
+// Checkpoints: model, optimiser, schedule, RNG state, progress, best metric and the effective
+// configuration in one file, written atomically. Loading checks the file before touching the
+// model: a truncated or corrupted file, another app's checkpoint, or a model of other sizes or
+// another cell fails with one line naming the file and the mismatch.
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace seqtorch::train {
+
+/// Everything in a checkpoint besides the tensors of model and optimiser.
+struct CheckpointInfo {
+  /// Which app wrote it ("forecast", "textgen", ...; "test" in tests).
+  std::string app;
+  /// The effective configuration (INI text), so a run can be repeated or resumed.
+  std::string config;
+  /// Epochs completed and optimiser steps taken.
+  int64_t epoch = 0, step = 0;
+  /// Micro-batches of the current epoch already consumed (non-zero for a mid-epoch save).
+  int64_t batch_in_epoch = 0;
+  /// Best validation metric so far and evaluations since it improved.
+  double best_metric = std::numeric_limits<double>::quiet_NaN();
+  int64_t evals_without_gain = 0;
+  /// Schedule state (LrSchedule::state()).
+  std::vector<double> schedule_state;
+};
+
+/// Writes `path` atomically. `optimizer` may be null (weights-only checkpoints, e.g. best.pt
+/// copies). Stores the default CPU generator's state.
+void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
+                     const torch::nn::Module& model, const torch::optim::Optimizer* optimizer);
+
+/// Reads only the information part (to learn the app and configuration before building the model).
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
+
+/// Loads `path` into `model` (and `optimizer` if non-null; restores the CPU generator state too
+/// when restore_rng). `expected_app` empty accepts any app. Validates everything first.
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, const std::string& expected_app,
+                               torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               bool restore_rng);
+
+}  // namespace seqtorch::train

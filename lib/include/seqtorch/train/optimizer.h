@@ -1,0 +1,48 @@
+#pragma once
+// Optimisers by name, built from one typed options struct: SGD (momentum, Nesterov), Adam, AdamW,
+// RMSprop, all with weight decay. They are torch::optim's own, so they behave as PyTorch's do.
+#include <torch/optim/optimizer.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace seqtorch::train {
+
+enum class OptimizerKind { sgd, adam, adamw, rmsprop };
+/// "sgd", "adam", "adamw", "rmsprop".
+std::string to_string(OptimizerKind kind);
+/// Parses the names above; throws naming the valid values otherwise.
+OptimizerKind parse_optimizer_kind(const std::string& name);
+
+/// Options of every optimiser; each uses the fields that apply to it.
+struct OptimizerOptions {
+  /// Which optimiser.
+  OptimizerKind kind = OptimizerKind::adam;
+  /// Learning rate (the schedule's base rate).
+  double lr = 1e-3;
+  /// L2 penalty (decoupled for AdamW).
+  double weight_decay = 0.0;
+  /// SGD and RMSprop momentum.
+  double momentum = 0.0;
+  /// SGD: Nesterov momentum (needs momentum > 0).
+  bool nesterov = false;
+  /// Adam and AdamW moment decay rates.
+  double beta1 = 0.9, beta2 = 0.999;
+  /// Adam, AdamW and RMSprop denominator term.
+  double eps = 1e-8;
+  /// RMSprop smoothing constant.
+  double alpha = 0.99;
+};
+
+/// A new optimiser over `parameters`. Throws on invalid options (negative lr, Nesterov without
+/// momentum, betas outside [0, 1)), naming the option.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> parameters,
+                                                        const OptimizerOptions& options);
+
+/// Sets the learning rate of every parameter group.
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+/// The learning rate of the first parameter group.
+double learning_rate(const torch::optim::Optimizer& optimizer);
+
+}  // namespace seqtorch::train

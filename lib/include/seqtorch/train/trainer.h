@@ -1,0 +1,110 @@
+#pragma once
+// The training engine every app shares. The app supplies a TrainTask (its model, its batches,
+// its loss and its validation metrics); the engine runs epochs, optimiser steps with gradient
+// accumulation, the learning-rate schedule, clipping, non-finite-step handling, evaluation,
+// best-model keeping, early stopping, checkpoints with exact resume, logs and progress.
+#include <seqtorch/train/schedule.h>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <string>
+
+namespace seqtorch::train {
+
+/// One micro-batch's loss and how many items (samples or tokens) it covered.
+struct StepLoss {
+  /// Scalar loss, mean over the micro-batch's items.
+  torch::Tensor loss;
+  /// Items in the micro-batch, for the throughput figure.
+  int64_t items = 0;
+};
+
+/// What an app gives the engine.
+class TrainTask {
+ public:
+  virtual ~TrainTask() = default;
+  /// The model being trained (the engine switches train/eval mode and checkpoints it).
+  virtual torch::nn::Module& model() = 0;
+  /// Micro-batches per epoch.
+  virtual int64_t batches_per_epoch() = 0;
+  /// Called before the first micro-batch of each epoch, and before the first one after a resume
+  /// (e.g. to reset carried recurrent state). Batch order must depend on (epoch, index) only,
+  /// not on call history, for resume to be exact.
+  virtual void start_epoch(int64_t /*epoch*/) {}
+  /// Forward and loss of micro-batch `index` (0-based) of `epoch` (0-based). The engine runs
+  /// backward.
+  virtual StepLoss train_loss(int64_t epoch, int64_t index) = 0;
+  /// Validation metrics, run in eval mode without gradients. Must contain the metric the
+  /// engine watches (TrainerOptions::metric).
+  virtual std::map<std::string, double> evaluate() = 0;
+};
+
+/// Options of the engine.
+struct TrainerOptions {
+  /// Epochs to run (in total, counting those before a resume).
+  int64_t epochs = 10;
+  /// Stop after this many optimiser steps (0: no limit).
+  int64_t max_steps = 0;
+  /// Stop after this much wall time in this process, seconds (0: no limit); then evaluate and save.
+  double time_budget_s = 0;
+  /// Evaluate every N optimiser steps (0: at the end of every epoch only).
+  int64_t eval_every = 0;
+  /// The validation metric that picks the best model and drives early stopping and plateau.
+  std::string metric = "loss";
+  /// Whether a lower metric is better.
+  bool lower_is_better = true;
+  /// Stop after this many evaluations without improvement (0: never stop early).
+  int64_t patience = 0;
+  /// Clip the global gradient norm to this (0: off). The norm before clipping is logged.
+  double clip_grad_norm = 0;
+  /// Clamp each gradient element into [-v, v] (0: off).
+  double clip_grad_value = 0;
+  /// Micro-batches per optimiser step; their gradients are averaged.
+  int64_t accumulation = 1;
+  /// After this many consecutive non-finite steps (each skipped), fail with an error.
+  int64_t max_bad_steps = 5;
+  /// Write a training line to metrics.jsonl (and progress) every N optimiser steps.
+  int64_t log_every = 10;
+  /// Run folder: checkpoints/last.pt, checkpoints/best.pt, metrics.jsonl. Empty: write nothing.
+  std::filesystem::path out_dir;
+  /// Stored in checkpoints: the app's name and the effective configuration.
+  std::string app = "seqtorch";
+  std::string config;
+  /// Continue from out_dir/checkpoints/last.pt.
+  bool resume = false;
+  /// No progress output.
+  bool quiet = false;
+  /// What StepLoss::items counts: "samples" or "tokens" (names the rate field, e.g. tokens_per_s).
+  std::string items_name = "samples";
+};
+
+/// How a run ended.
+struct TrainResult {
+  /// Epochs completed and optimiser steps taken (in total, across resumes).
+  int64_t epochs = 0, steps = 0;
+  /// Best value of the watched metric and all metrics of that evaluation.
+  double best_metric = std::numeric_limits<double>::quiet_NaN();
+  std::map<std::string, double> best_metrics;
+  /// Metrics of the last evaluation.
+  std::map<std::string, double> last_metrics;
+  /// Steps skipped for a non-finite loss or gradient.
+  int64_t skipped_steps = 0;
+  /// Ended by patience, by the time budget, or by a signal (then `signal` is its number).
+  bool stopped_early = false, out_of_time = false;
+  int signal = 0;
+  double elapsed_s = 0;
+};
+
+/// Trains `task` with `optimizer` under `schedule`. Evaluates (and checkpoints) as the options
+/// say; on SIGINT/SIGTERM (util/stop_signal.h, installed by the caller) finishes the current step,
+/// writes last.pt and returns with `signal` set. Throws (last.pt untouched) after too many
+/// consecutive non-finite steps.
+TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedule& schedule,
+                  const TrainerOptions& options);
+
+}  // namespace seqtorch::train

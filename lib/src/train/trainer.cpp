@@ -1,0 +1,263 @@
+#include <seqtorch/train/trainer.h>
+#include <seqtorch/nn/gradients.h>
+#include <seqtorch/train/checkpoint.h>
+#include <seqtorch/train/optimizer.h>
+#include <seqtorch/util/json.h>
+#include <seqtorch/util/stop_signal.h>
+
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+namespace seqtorch::train {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const auto total = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(total / 3600),
+                static_cast<long long>(total / 60 % 60), static_cast<long long>(total % 60));
+  return buf;
+}
+
+// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise, nothing when quiet.
+class Progress {
+ public:
+  Progress(bool quiet, std::string items_name)
+      : quiet_(quiet), tty_(::isatty(STDERR_FILENO) != 0), items_(std::move(items_name)) {}
+  void update(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches, double loss,
+              double lr, double rate, double eta_s, bool log_line) {
+    if (quiet_ || (!tty_ && !log_line)) return;
+    const int width = 24;
+    const int filled = batches > 0 ? static_cast<int>(width * batch / batches) : 0;
+    std::fprintf(stderr, "%sepoch %lld/%lld [%s%s] %lld/%lld loss %.4f lr %.3g %.0f %s/s ETA %s%s",
+                 tty_ ? "\r\033[K" : "", static_cast<long long>(epoch + 1),
+                 static_cast<long long>(epochs), std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), static_cast<long long>(batch),
+                 static_cast<long long>(batches), loss, lr, rate, items_.c_str(),
+                 format_duration(eta_s).c_str(), tty_ ? "" : "\n");
+    std::fflush(stderr);
+    drawn_ = tty_;
+  }
+  void message(const std::string& line) {
+    if (quiet_) return;
+    std::fprintf(stderr, "%s%s\n", drawn_ ? "\r\033[K" : "", line.c_str());
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+  ~Progress() {
+    if (drawn_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool quiet_, tty_, drawn_ = false;
+  std::string items_;
+};
+
+bool improves(double value, double best, bool lower_is_better) {
+  if (!std::isfinite(value)) return false;
+  if (std::isnan(best)) return true;
+  return lower_is_better ? value < best : value > best;
+}
+}  // namespace
+
+TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedule& schedule,
+                  const TrainerOptions& o) {
+  TORCH_CHECK(o.epochs >= 0, "train: epochs: expected >= 0, got ", o.epochs);
+  TORCH_CHECK(o.accumulation >= 1, "train: accumulation: expected >= 1, got ", o.accumulation);
+  TORCH_CHECK(o.max_bad_steps >= 1, "train: max_bad_steps: expected >= 1, got ", o.max_bad_steps);
+  TORCH_CHECK(o.log_every >= 1, "train: log_every: expected >= 1, got ", o.log_every);
+  TORCH_CHECK(!o.resume || !o.out_dir.empty(), "train: resume needs a run folder (out_dir)");
+  torch::nn::Module& model = task.model();
+  const auto params = model.parameters();
+  const auto t0 = Clock::now();
+  const std::filesystem::path ckpt_dir = o.out_dir / "checkpoints";
+  const std::filesystem::path last_path = ckpt_dir / "last.pt", best_path = ckpt_dir / "best.pt";
+
+  TrainResult result;
+  CheckpointInfo info;
+  info.app = o.app;
+  info.config = o.config;
+  if (o.resume) {
+    info = load_checkpoint(last_path, o.app, model, &optimizer, /*restore_rng=*/true);
+    schedule.load_state(info.schedule_state);
+    info.app = o.app;
+    info.config = o.config;
+  }
+  result.best_metric = info.best_metric;
+
+  std::ofstream log;
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(o.out_dir);
+    const auto log_path = o.out_dir / "metrics.jsonl";
+    log.open(log_path, o.resume ? std::ios::app : std::ios::trunc);
+    TORCH_CHECK(log, "cannot write ", log_path.string());
+  }
+  auto write_log = [&](const util::JsonObject& line) {
+    if (log.is_open()) log << line.str() << "\n" << std::flush;
+  };
+  Progress progress(o.quiet, o.items_name);
+
+  auto save = [&](const std::filesystem::path& path) {
+    if (o.out_dir.empty()) return;
+    info.schedule_state = schedule.state();
+    save_checkpoint(path, info, model, &optimizer);
+  };
+
+  int64_t step = info.step;
+  // Evaluates, keeps the best model; returns true when patience is exhausted.
+  auto evaluate = [&](int64_t epoch) {
+    model.eval();
+    std::map<std::string, double> metrics;
+    {
+      torch::NoGradGuard no_grad;
+      metrics = task.evaluate();
+    }
+    model.train();
+    auto it = metrics.find(o.metric);
+    TORCH_CHECK(it != metrics.end(), "train: the validation metrics lack '", o.metric,
+                "', the metric chosen to pick the best model");
+    const double value = it->second;
+    schedule.observe(value);
+    result.last_metrics = metrics;
+    const bool better = improves(value, info.best_metric, o.lower_is_better);
+    if (better) {
+      info.best_metric = value;
+      info.evals_without_gain = 0;
+      result.best_metrics = metrics;
+    } else {
+      ++info.evals_without_gain;
+    }
+    write_log(util::JsonObject()
+                  .add("split", "val").add("step", step).add("epoch", epoch)
+                  .add_all(metrics).add("best", better)
+                  .add("elapsed_s", seconds_since(t0)));
+    progress.message("eval step " + std::to_string(step) + ": " + o.metric + " " +
+                     std::to_string(value) + (better ? " (best)" : ""));
+    if (better) save(best_path);
+    return o.patience > 0 && info.evals_without_gain >= o.patience;
+  };
+
+  model.train();
+  int64_t consecutive_bad = 0;
+  int64_t window_items = 0;
+  auto window_start = Clock::now();
+  bool stop = false;
+  int64_t epoch = info.epoch;
+  for (; epoch < o.epochs && !stop; ++epoch) {
+    task.start_epoch(epoch);
+    const int64_t batches = task.batches_per_epoch();
+    TORCH_CHECK(batches > 0, "train: the training set yields no batches");
+    int64_t b = info.batch_in_epoch;
+    info.batch_in_epoch = 0;
+    while (b < batches) {
+      const double lr = schedule.lr(step);
+      set_learning_rate(optimizer, lr);
+      optimizer.zero_grad();
+      const int64_t micro = std::min(o.accumulation, batches - b);
+      double loss_sum = 0;
+      for (int64_t m = 0; m < micro; ++m) {
+        StepLoss sl = task.train_loss(epoch, b + m);
+        TORCH_CHECK(sl.loss.defined() && sl.loss.numel() == 1,
+                    "train: the task's loss must be a scalar");
+        (sl.loss / static_cast<double>(micro)).backward();
+        loss_sum += sl.loss.item<double>();
+        window_items += sl.items;
+      }
+      b += micro;
+      const double loss = loss_sum / static_cast<double>(micro);
+      const double grad_norm = nn::clip_grad_norm_(params, o.clip_grad_norm);
+      if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+        ++result.skipped_steps;
+        ++consecutive_bad;
+        optimizer.zero_grad();
+        write_log(util::JsonObject()
+                      .add("split", "train").add("step", step).add("epoch", epoch)
+                      .add("event", "skipped_non_finite").add("loss", loss)
+                      .add("grad_norm", grad_norm).add("skipped_total", result.skipped_steps));
+        progress.message("step " + std::to_string(step) + ": non-finite " +
+                         (std::isfinite(loss) ? "gradient" : "loss") + ", step skipped (" +
+                         std::to_string(consecutive_bad) + " in a row)");
+        TORCH_CHECK(consecutive_bad < o.max_bad_steps, "train: ", consecutive_bad,
+                    " consecutive steps with a non-finite loss or gradient at step ", step,
+                    "; stopped (lower the learning rate or clip gradients). The last good "
+                    "checkpoint is intact.");
+        continue;
+      }
+      consecutive_bad = 0;
+      if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
+      optimizer.step();
+      ++step;
+      info.step = step;
+      const bool log_line = step % o.log_every == 0;
+      const double window_s = seconds_since(window_start);
+      const double rate = window_s > 0 ? static_cast<double>(window_items) / window_s : 0.0;
+      if (log_line) {
+        write_log(util::JsonObject()
+                      .add("split", "train").add("step", step).add("epoch", epoch)
+                      .add("loss", loss).add("lr", lr).add("grad_norm", grad_norm)
+                      .add(o.items_name + "_per_s", rate).add("elapsed_s", seconds_since(t0)));
+      }
+      const double batch_rate = static_cast<double>(b) / std::max(1e-9, seconds_since(t0));
+      const double eta = batch_rate > 0
+                             ? (static_cast<double>((o.epochs - epoch) * batches - b)) / batch_rate
+                             : -1;
+      progress.update(epoch, o.epochs, b, batches, loss, lr, rate, eta, log_line);
+      if (log_line) {
+        window_items = 0;
+        window_start = Clock::now();
+      }
+      if (o.eval_every > 0 && step % o.eval_every == 0 && evaluate(epoch)) {
+        result.stopped_early = true;
+        stop = true;
+      }
+      if (const int sig = util::stop_requested()) {
+        result.signal = sig;
+        stop = true;
+      }
+      if (o.max_steps > 0 && step >= o.max_steps) stop = true;
+      if (o.time_budget_s > 0 && seconds_since(t0) >= o.time_budget_s) {
+        result.out_of_time = true;
+        stop = true;
+      }
+      if (stop) break;
+    }
+    const bool epoch_done = b >= batches;
+    if (epoch_done) {
+      info.epoch = epoch + 1;
+      info.batch_in_epoch = 0;
+    } else {
+      info.epoch = epoch;
+      info.batch_in_epoch = b;
+    }
+    if (result.signal == 0 && !result.stopped_early &&
+        (o.eval_every == 0 || (stop && step % o.eval_every != 0))) {
+      if (evaluate(epoch)) result.stopped_early = true;
+      if (result.stopped_early) stop = true;
+    }
+    save(last_path);
+    if (!epoch_done) break;
+  }
+  result.epochs = info.epoch;
+  result.steps = step;
+  result.best_metric = info.best_metric;
+  result.elapsed_s = seconds_since(t0);
+  if (result.signal != 0)
+    progress.message("stopped by signal " + std::to_string(result.signal) + "; " +
+                     last_path.string() + " written");
+  return result;
+}
+
+}  // namespace seqtorch::train
