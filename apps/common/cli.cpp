@@ -1,0 +1,321 @@
+#include "common/cli.h"
+
+#include <seqtorch/nn/cells.h>
+#include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/device.h>
+#include <seqtorch/util/json.h>
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace seqtorch::apps {
+
+po::options_description runtime_options(CommonOptions& c) {
+  po::options_description d("Run");
+  d.add_options()
+      ("out", po::value(&c.out)->default_value(c.out), "run folder: checkpoints/, metrics.jsonl, metrics.json, config.ini")
+      ("config", po::value(&c.config), "INI file of options (name = value), read beneath the command line")
+      ("device", po::value(&c.device)->default_value(c.device), "auto | cpu | cuda | cuda:N (auto: CUDA when present)")
+      ("threads", po::value(&c.threads)->default_value(c.threads), "CPU threads (0: all cores)")
+      ("seed", po::value(&c.seed)->default_value(c.seed), "seed of every random source")
+      ("quiet", po::value(&c.quiet)->default_value(false)->implicit_value(true), "no progress output");
+  return d;
+}
+
+po::options_description training_options(CommonOptions& c) {
+  po::options_description d("Training");
+  d.add_options()
+      ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
+      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "sequences per batch")
+      ("lr", po::value(&c.lr)->default_value(c.lr), "learning rate")
+      ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "sgd | adam | adamw | rmsprop")
+      ("weight-decay", po::value(&c.weight_decay)->default_value(c.weight_decay), "weight decay")
+      ("momentum", po::value(&c.momentum)->default_value(c.momentum), "momentum (sgd, rmsprop)")
+      ("schedule", po::value(&c.schedule)->default_value(c.schedule), "constant | step | exponential | cosine | plateau")
+      ("warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warm-up steps")
+      ("clip-grad", po::value(&c.clip_grad)->default_value(c.clip_grad), "clip the global gradient norm (0: off)")
+      ("patience", po::value(&c.patience)->default_value(c.patience), "stop after N evaluations without gain (0: never)")
+      ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every), "evaluate every N steps (0: every epoch)")
+      ("accumulate", po::value(&c.accumulate)->default_value(c.accumulate), "micro-batches per optimiser step")
+      ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget), "stop after this many seconds (0: none)")
+      ("resume", po::value(&c.resume)->default_value(false)->implicit_value(true), "continue the run in --out from checkpoints/last.pt");
+  return d;
+}
+
+po::options_description model_options(CommonOptions& c) {
+  po::options_description d("Model");
+  d.add_options()
+      ("cell", po::value(&c.cell)->default_value(c.cell), "rnn | lstm | gru")
+      ("hidden-size", po::value(&c.hidden_size)->default_value(c.hidden_size), "hidden units per layer and direction")
+      ("num-layers", po::value(&c.num_layers)->default_value(c.num_layers), "stacked layers")
+      ("dropout", po::value(&c.dropout)->default_value(c.dropout), "dropout between layers")
+      ("bidirectional", po::value(&c.bidirectional)->default_value(false)->implicit_value(true), "two directions (encoders)");
+  return d;
+}
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        const size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;  // "reasonably close"
+  for (const auto& c : candidates) {
+    const size_t d = distance(word, c);
+    if (d < best_d || (c.rfind(word, 0) == 0 && !word.empty() && best.empty())) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+namespace {
+std::vector<std::string> option_names(const po::options_description& d) {
+  std::vector<std::string> names;
+  for (const auto& o : d.options()) names.push_back(o->long_name());
+  return names;
+}
+
+std::string strip_dashes(std::string s) {
+  while (!s.empty() && s.front() == '-') s.erase(0, 1);
+  return s.substr(0, s.find('='));
+}
+
+std::string suggestion(const std::string& word, const std::vector<std::string>& names,
+                       const std::string& prefix) {
+  const std::string m = closest_match(word, names);
+  return m.empty() ? "" : "; did you mean " + prefix + m + "?";
+}
+
+const Command* find_command(const std::vector<Command>& commands, const std::string& name) {
+  for (const auto& c : commands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+std::string command_list(const std::vector<Command>& commands) {
+  std::string s;
+  for (const auto& c : commands) s += (s.empty() ? "" : ", ") + c.name;
+  return s;
+}
+}  // namespace
+
+ParsedCommandLine parse_command_line(int argc, const char* const argv[], const std::string& program,
+                                     const std::vector<Command>& commands) {
+  ParsedCommandLine parsed;
+  if (argc < 2) throw UsageError("missing command: expected one of " + command_list(commands));
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    parsed.help = true;
+    return parsed;
+  }
+  const Command* command = find_command(commands, name);
+  if (!command) {
+    std::vector<std::string> names;
+    for (const auto& c : commands) names.push_back(c.name);
+    throw UsageError("unknown command '" + name + "': expected one of " + command_list(commands) +
+                     suggestion(name, names, ""));
+  }
+  parsed.command = name;
+  po::options_description all;
+  all.add(command->options);
+  all.add_options()("help,h", "this help");
+  const auto names = option_names(all);
+  try {
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(all).run(), parsed.values);
+  } catch (const po::unknown_option& e) {
+    const std::string opt = e.get_option_name();
+    throw UsageError("unknown option " + opt + " for '" + program + " " + name + "'" +
+                     suggestion(strip_dashes(opt), names, "--"));
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (parsed.values.count("help")) {
+    parsed.help = true;
+    return parsed;
+  }
+  if (parsed.values.count("config")) {
+    const std::string file = parsed.values["config"].as<std::string>();
+    std::ifstream in(file);
+    if (!in) throw UsageError("--config: cannot read '" + file + "'");
+    try {
+      po::store(po::parse_config_file(in, all, /*allow_unregistered=*/false), parsed.values);
+    } catch (const po::unknown_option& e) {
+      const std::string opt = e.get_option_name();
+      throw UsageError(file + ": unknown option '" + opt + "'" + suggestion(opt, names, ""));
+    } catch (const po::error& e) {
+      throw UsageError(file + ": " + e.what());
+    }
+  }
+  try {
+    po::notify(parsed.values);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return parsed;
+}
+
+std::string help_text(const std::string& program, const std::vector<Command>& commands,
+                      const std::string& command) {
+  std::ostringstream s;
+  if (const Command* c = find_command(commands, command)) {
+    s << "usage: " << program << " " << c->name << " [options]\n" << c->summary << "\n\n"
+      << c->options << "\nOptions come from the command line, then --config FILE, then the "
+      << "defaults shown.\n";
+    return s.str();
+  }
+  s << "usage: " << program << " <command> [options]\n\ncommands:\n";
+  for (const auto& c : commands) s << "  " << c.name << std::string(12 - std::min<size_t>(11, c.name.size()), ' ') << c.summary << "\n";
+  s << "\n'" << program << " <command> --help' lists a command's options.\n";
+  return s.str();
+}
+
+namespace {
+std::string value_string(const boost::any& v) {
+  char buf[64];
+  if (const auto* s = boost::any_cast<std::string>(&v)) return *s;
+  if (const auto* b = boost::any_cast<bool>(&v)) return *b ? "true" : "false";
+  if (const auto* i = boost::any_cast<int>(&v)) return std::to_string(*i);
+  if (const auto* l = boost::any_cast<int64_t>(&v)) return std::to_string(*l);
+  if (const auto* u = boost::any_cast<uint64_t>(&v)) return std::to_string(*u);
+  if (const auto* d = boost::any_cast<double>(&v)) {
+    std::snprintf(buf, sizeof buf, "%.17g", *d);
+    return buf;
+  }
+  throw std::logic_error("effective_config: an option of a type it cannot write");
+}
+}  // namespace
+
+std::string effective_config(const po::variables_map& values) {
+  std::ostringstream s;
+  s << "# effective configuration; repeat the run with --config <this file>\n";
+  for (const auto& [name, value] : values) {  // a std::map: sorted
+    if (name == "config" || name == "resume" || name == "help" || value.empty()) continue;
+    s << name << " = " << value_string(value.value()) << "\n";
+  }
+  return s.str();
+}
+
+train::OptimizerOptions optimizer_options(const CommonOptions& c) {
+  train::OptimizerOptions o;
+  try {
+    o.kind = train::parse_optimizer_kind(c.optimizer);
+  } catch (const c10::Error&) {
+    throw UsageError("--optimizer: expected sgd, adam, adamw or rmsprop, got '" + c.optimizer + "'" +
+                     suggestion(c.optimizer, {"sgd", "adam", "adamw", "rmsprop"}, ""));
+  }
+  o.lr = c.lr;
+  o.weight_decay = c.weight_decay;
+  o.momentum = c.momentum;
+  return o;
+}
+
+train::ScheduleOptions schedule_options(const CommonOptions& c, int64_t total_steps) {
+  train::ScheduleOptions o;
+  try {
+    o.kind = train::parse_schedule_kind(c.schedule);
+  } catch (const c10::Error&) {
+    throw UsageError("--schedule: expected constant, step, exponential, cosine or plateau, got '" +
+                     c.schedule + "'" +
+                     suggestion(c.schedule, {"constant", "step", "exponential", "cosine", "plateau"}, ""));
+  }
+  o.warmup_steps = c.warmup_steps;
+  o.total_steps = std::max(total_steps, c.warmup_steps + 1);
+  o.step_size = std::max<int64_t>(1, total_steps / 4);
+  return o;
+}
+
+train::TrainerOptions trainer_options(const CommonOptions& c, const std::string& app,
+                                      const std::string& config) {
+  auto positive = [](int64_t v, const char* name, int64_t min) {
+    if (v < min)
+      throw UsageError(std::string("--") + name + ": expected >= " + std::to_string(min) +
+                       ", got " + std::to_string(v));
+  };
+  positive(c.epochs, "epochs", 0);
+  positive(c.batch_size, "batch-size", 1);
+  positive(c.accumulate, "accumulate", 1);
+  positive(c.patience, "patience", 0);
+  positive(c.eval_every, "eval-every", 0);
+  if (c.clip_grad < 0) throw UsageError("--clip-grad: expected >= 0, got " + std::to_string(c.clip_grad));
+  if (c.time_budget < 0)
+    throw UsageError("--time-budget: expected >= 0, got " + std::to_string(c.time_budget));
+  train::TrainerOptions o;
+  o.epochs = c.epochs;
+  o.patience = c.patience;
+  o.eval_every = c.eval_every;
+  o.clip_grad_norm = c.clip_grad;
+  o.accumulation = c.accumulate;
+  o.time_budget_s = c.time_budget;
+  o.out_dir = c.out;
+  o.quiet = c.quiet;
+  o.resume = c.resume;
+  o.app = app;
+  o.config = config;
+  return o;
+}
+
+torch::Device resolve_device(const CommonOptions& c) {
+  const std::string& d = c.device;
+  const bool well_formed =
+      d == "auto" || d == "cpu" || d == "cuda" ||
+      (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
+       d.find_first_not_of("0123456789", 5) == std::string::npos);
+  if (!well_formed)
+    throw UsageError("--device: expected auto, cpu, cuda or cuda:N, got '" + d + "'" +
+                     suggestion(d, {"auto", "cpu", "cuda"}, ""));
+  return util::parse_device(d);
+}
+
+nn::CellKind cell_kind(const CommonOptions& c) {
+  try {
+    return nn::parse_cell_kind(c.cell);
+  } catch (const c10::Error&) {
+    throw UsageError("--cell: expected rnn, lstm or gru, got '" + c.cell + "'" +
+                     suggestion(c.cell, {"rnn", "lstm", "gru"}, ""));
+  }
+}
+
+void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,
+                    const std::map<std::string, std::string>& labels) {
+  util::JsonObject json;
+  for (const auto& [k, v] : labels) json.add(k, v);
+  json.add_all(metrics);
+  const std::string line = json.str();
+  std::cout << line << std::endl;
+  if (!out_dir.empty()) util::write_file_atomically(out_dir / "metrics.json", line + "\n");
+}
+
+int run_main(const std::string& program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::cerr << program << ": " << e.what() << " (see " << program << " --help)" << std::endl;
+    return 2;
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    std::cerr << program << ": " << msg.substr(0, msg.find('\n')) << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace seqtorch::apps

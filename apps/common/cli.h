@@ -1,0 +1,124 @@
+#pragma once
+// App plumbing shared by every seqtorch-<task> executable: subcommands, --help, --config FILE
+// (INI) beneath the command line, the shared options, the run folder files, exit codes.
+//   exit 0  success
+//   exit 1  a runtime failure (one line on stderr)
+//   exit 2  a usage error: unknown command or option (with the closest valid one), bad value,
+//           missing value
+//   exit 128 + signal  training stopped by SIGINT / SIGTERM after writing last.pt
+#include <seqtorch/nn/cells.h>
+#include <seqtorch/train/optimizer.h>
+#include <seqtorch/train/schedule.h>
+#include <seqtorch/train/trainer.h>
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace seqtorch::apps {
+
+namespace po = boost::program_options;
+
+/// A usage error: main prints it and exits 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The options every app shares (../shared/DESIGN.md), after parsing.
+struct CommonOptions {
+  std::string out = "runs/latest";
+  std::string config;
+  std::string device = "auto";
+  int threads = 0;
+  uint64_t seed = 1;
+  bool quiet = false;
+  bool resume = false;
+  // training
+  int64_t epochs = 10;
+  int64_t batch_size = 32;
+  double lr = 1e-3;
+  std::string optimizer = "adam";
+  double weight_decay = 0;
+  double momentum = 0;
+  std::string schedule = "constant";
+  int64_t warmup_steps = 0;
+  double clip_grad = 1.0;
+  int64_t patience = 0;
+  int64_t eval_every = 0;
+  int64_t accumulate = 1;
+  double time_budget = 0;
+  // model
+  std::string cell = "lstm";
+  int64_t hidden_size = 128;
+  int64_t num_layers = 1;
+  double dropout = 0;
+  bool bidirectional = false;
+};
+
+/// The shared runtime options (--out, --config, --device, --threads, --seed, --quiet).
+po::options_description runtime_options(CommonOptions& c);
+/// The shared training options (--epochs, --batch-size, --lr, --optimizer, --clip-grad, ...,
+/// --resume).
+po::options_description training_options(CommonOptions& c);
+/// The shared model options (--cell, --hidden-size, --num-layers, --dropout, --bidirectional).
+po::options_description model_options(CommonOptions& c);
+
+/// One subcommand: its name, a line of help and its options.
+struct Command {
+  std::string name;
+  std::string summary;
+  po::options_description options;
+};
+
+/// What parse_command_line found.
+struct ParsedCommandLine {
+  std::string command;        // empty when only --help was asked for the program
+  po::variables_map values;   // command line, then --config, then defaults
+  bool help = false;          // --help was given: the caller prints help_text and exits 0
+};
+
+/// Parses `seqtorch-<program> <command> [options]`. The config file named by --config is read
+/// beneath the command line. Throws UsageError for an unknown or missing command, unknown
+/// option (naming the closest valid one), bad or missing value, unreadable config file.
+ParsedCommandLine parse_command_line(int argc, const char* const argv[], const std::string& program,
+                                     const std::vector<Command>& commands);
+
+/// The program's help (no command) or one command's help.
+std::string help_text(const std::string& program, const std::vector<Command>& commands,
+                      const std::string& command);
+
+/// The effective configuration as INI text (`name = value`, one per line, sorted), which
+/// --config reads back to repeat the run. Leaves out --config, --resume and --help.
+std::string effective_config(const po::variables_map& values);
+
+/// The closest of `candidates` to `word` by edit distance (empty if none is reasonably close).
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+
+/// Typed engine options from the shared options.
+train::OptimizerOptions optimizer_options(const CommonOptions& c);
+train::ScheduleOptions schedule_options(const CommonOptions& c, int64_t total_steps);
+train::TrainerOptions trainer_options(const CommonOptions& c, const std::string& app,
+                                      const std::string& config);
+
+/// The device of --device: a malformed name is a UsageError; a valid one this machine lacks
+/// (cuda without a GPU) a runtime error.
+torch::Device resolve_device(const CommonOptions& c);
+/// The cell of --cell (UsageError naming the closest valid one).
+nn::CellKind cell_kind(const CommonOptions& c);
+
+/// Prints the final metrics as one JSON line on stdout and writes it to DIR/metrics.json
+/// (atomically).
+void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,
+                    const std::map<std::string, std::string>& labels = {});
+
+/// Runs `body` as a main: UsageError -> "PROGRAM: message" and 2; other exceptions -> one line
+/// and 1 (torch's backtraces cut off).
+int run_main(const std::string& program, const std::function<int()>& body);
+
+}  // namespace seqtorch::apps

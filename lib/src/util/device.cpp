@@ -1,0 +1,42 @@
+#include <seqtorch/util/device.h>
+
+#include <torch/torch.h>
+
+#include <thread>
+
+namespace seqtorch::util {
+
+torch::Device parse_device(const std::string& name) {
+  const bool cuda = torch::cuda::is_available();
+  if (name == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) == 0) {
+    int64_t index = 0;
+    if (name.size() > 4) {
+      TORCH_CHECK(name[4] == ':' && name.size() > 5 &&
+                      name.find_first_not_of("0123456789", 5) == std::string::npos,
+                  "device: expected auto, cpu, cuda or cuda:N, got '", name, "'");
+      index = std::stoll(name.substr(5));
+    }
+    TORCH_CHECK(cuda, "device: '", name, "' asked for, but this machine has no CUDA device ",
+                "(or this LibTorch was built without CUDA); use --device cpu or auto");
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    TORCH_CHECK(index < count, "device: '", name, "': expected an index below ", count,
+                " (the number of CUDA devices), got ", index);
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  TORCH_CHECK(false, "device: expected auto, cpu, cuda or cuda:N, got '", name, "'");
+}
+
+int set_threads(int threads) {
+  TORCH_CHECK(threads >= 0, "threads: expected >= 0 (0 = all cores), got ", threads);
+  const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  return n;
+}
+
+void seed_everything(uint64_t seed) {
+  torch::manual_seed(seed);  // also seeds every CUDA device when CUDA is present
+}
+
+}  // namespace seqtorch::util

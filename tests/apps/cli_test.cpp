@@ -1,0 +1,158 @@
+// App plumbing: config files beneath the command line, unknown options with the closest valid
+// one, bad and missing values, effective configuration round trip, exit codes, metrics.json.
+#include "common/cli.h"
+
+#include <seqtorch/util/device.h>
+
+#include "support/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace seqtorch::apps {
+namespace {
+
+struct Cli {
+  CommonOptions c;
+  std::vector<Command> commands;
+  Cli() {
+    Command train{"train", "train a model", po::options_description("train")};
+    train.options.add(runtime_options(c)).add(training_options(c)).add(model_options(c));
+    Command eval{"evaluate", "evaluate a checkpoint", po::options_description("evaluate")};
+    eval.options.add(runtime_options(c));
+    commands.push_back(train);
+    commands.push_back(eval);
+  }
+  ParsedCommandLine parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "seqtorch-test");
+    std::vector<const char*> argv;
+    for (auto& a : args) argv.push_back(a.c_str());
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), "seqtorch-test", commands);
+  }
+};
+
+std::string usage_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "<no UsageError>";
+}
+
+void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+TEST(Cli, ConfigFileIsBeneathTheCommandLine) {
+  test::TempDir dir;
+  write(dir.path / "a.cfg", "epochs = 7\nlr = 0.5\ncell = gru\nbidirectional = true\n");
+  Cli cli;
+  auto p = cli.parse({"train", "--config", (dir.path / "a.cfg").string(), "--epochs", "3"});
+  EXPECT_EQ(p.command, "train");
+  EXPECT_EQ(cli.c.epochs, 3);      // command line wins
+  EXPECT_EQ(cli.c.lr, 0.5);        // config beats the default
+  EXPECT_EQ(cli.c.cell, "gru");
+  EXPECT_TRUE(cli.c.bidirectional);
+  EXPECT_EQ(cli.c.hidden_size, 128);  // default
+}
+
+TEST(Cli, EffectiveConfigRepeatsTheRun) {
+  test::TempDir dir;
+  Cli first;
+  auto p = first.parse({"train", "--epochs", "4", "--lr", "0.0123456789012345", "--bidirectional",
+                        "--out", "runs/x y", "--resume"});
+  const std::string ini = effective_config(p.values);
+  EXPECT_NE(ini.find("epochs = 4\n"), std::string::npos);
+  EXPECT_EQ(ini.find("resume"), std::string::npos);
+  write(dir.path / "config.ini", ini);
+  Cli second;
+  second.parse({"train", "--config", (dir.path / "config.ini").string()});
+  EXPECT_EQ(second.c.epochs, 4);
+  EXPECT_EQ(second.c.lr, 0.0123456789012345);
+  EXPECT_TRUE(second.c.bidirectional);
+  EXPECT_EQ(second.c.out, "runs/x y");
+  EXPECT_FALSE(second.c.resume);
+}
+
+TEST(Cli, UsageErrorsNameTheOptionAndTheClosestValidOne) {
+  Cli cli;
+  auto msg = usage_error([&] { cli.parse({"train", "--hiden-size", "64"}); });
+  EXPECT_NE(msg.find("unknown option --hiden-size"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean --hidden-size?"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({"train", "--epochs", "many"}); });
+  EXPECT_NE(msg.find("epochs"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("many"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({"train", "--lr"}); });
+  EXPECT_NE(msg.find("lr"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({"trian"}); });
+  EXPECT_NE(msg.find("unknown command 'trian'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean train?"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({}); });
+  EXPECT_NE(msg.find("missing command"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({"evaluate", "--epochs", "3"}); });  // not an evaluate option
+  EXPECT_NE(msg.find("unknown option --epochs for 'seqtorch-test evaluate'"), std::string::npos) << msg;
+  test::TempDir dir;
+  write(dir.path / "bad.cfg", "epocs = 3\n");
+  msg = usage_error([&] { cli.parse({"train", "--config", (dir.path / "bad.cfg").string()}); });
+  EXPECT_NE(msg.find("bad.cfg: unknown option 'epocs'; did you mean epochs?"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({"train", "--config", (dir.path / "none.cfg").string()}); });
+  EXPECT_NE(msg.find("cannot read"), std::string::npos) << msg;
+  cli.c.optimizer = "adan";
+  msg = usage_error([&] { optimizer_options(cli.c); });
+  EXPECT_NE(msg.find("--optimizer"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean adam?"), std::string::npos) << msg;
+  cli.c.device = "gpu";
+  msg = usage_error([&] { resolve_device(cli.c); });
+  EXPECT_NE(msg.find("--device: expected auto, cpu, cuda or cuda:N, got 'gpu'"), std::string::npos) << msg;
+  cli.c.cell = "lstn";
+  EXPECT_NE(usage_error([&] { cell_kind(cli.c); }).find("did you mean lstm?"), std::string::npos);
+  cli.c.batch_size = 0;
+  EXPECT_NE(usage_error([&] { trainer_options(cli.c, "x", ""); }).find("--batch-size: expected >= 1, got 0"),
+            std::string::npos);
+}
+
+TEST(Cli, HelpIsAskedNotAnError) {
+  Cli cli;
+  EXPECT_TRUE(cli.parse({"--help"}).help);
+  auto p = cli.parse({"train", "--help"});
+  EXPECT_TRUE(p.help);
+  const auto text = help_text("seqtorch-test", cli.commands, "train");
+  for (const char* o : {"--hidden-size", "--clip-grad", "--device", "--config", "--resume"})
+    EXPECT_NE(text.find(o), std::string::npos) << o;
+  EXPECT_NE(help_text("seqtorch-test", cli.commands, "").find("evaluate"), std::string::npos);
+}
+
+TEST(Cli, ExitCodesAndMetricsJson) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(run_main("p", [] () -> int { throw UsageError("bad option"); }), 2);
+  EXPECT_EQ(run_main("p", [] () -> int { TORCH_CHECK(false, "runtime failure"); }), 1);
+  EXPECT_EQ(run_main("p", [] { return 0; }), 0);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("p: bad option"), std::string::npos) << err;
+  EXPECT_NE(err.find("p: runtime failure\n"), std::string::npos) << err;
+  EXPECT_EQ(err.find("Exception raised from"), std::string::npos) << "no torch backtrace: " << err;
+  test::TempDir dir;
+  testing::internal::CaptureStdout();
+  report_metrics(dir.path, {{"loss", 0.25}, {"bits_per_char", 1.5}}, {{"split", "val"}});
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(out, "{\"split\":\"val\",\"bits_per_char\":1.5,\"loss\":0.25}\n");
+  std::ifstream in(dir.path / "metrics.json");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line + "\n", out);
+}
+
+TEST(Cli, DeviceAndThreads) {
+  EXPECT_EQ(util::parse_device("cpu"), torch::Device(torch::kCPU));
+  if (!torch::cuda::is_available()) {
+    EXPECT_EQ(util::parse_device("auto"), torch::Device(torch::kCPU));
+    EXPECT_TRUE(test::throws_with([] { util::parse_device("cuda:0"); }, {"no CUDA device"}));
+  }
+  EXPECT_EQ(util::set_threads(1), 1);
+  EXPECT_GE(util::set_threads(0), 1);
+  util::set_threads(1);
+}
+
+}  // namespace
+}  // namespace seqtorch::apps
