@@ -292,6 +292,16 @@ nn::CellKind cell_kind(const CommonOptions& c) {
   }
 }
 
+std::string write_run_config(const std::filesystem::path& out_dir, const po::variables_map& values) {
+  const std::string text = effective_config(values);
+  util::write_file_atomically(out_dir / "config.ini", text);
+  return text;
+}
+
+int train_exit_code(const train::TrainResult& result) {
+  return result.signal != 0 ? 128 + result.signal : 0;
+}
+
 void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,
                     const std::map<std::string, std::string>& labels) {
   util::JsonObject json;

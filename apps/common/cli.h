@@ -112,6 +112,14 @@ torch::Device resolve_device(const CommonOptions& c);
 /// The cell of --cell (UsageError naming the closest valid one).
 nn::CellKind cell_kind(const CommonOptions& c);
 
+/// Writes DIR/config.ini (atomically): the effective configuration, so `--config DIR/config.ini`
+/// repeats the run. Returns the text written.
+std::string write_run_config(const std::filesystem::path& out_dir, const po::variables_map& values);
+
+/// The exit code of a training run: 128 + signal when SIGINT / SIGTERM stopped it (130, 143),
+/// else 0.
+int train_exit_code(const train::TrainResult& result);
+
 /// Prints the final metrics as one JSON line on stdout and writes it to DIR/metrics.json
 /// (atomically).
 void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 
 namespace seqtorch::apps {
@@ -64,7 +65,7 @@ TEST(Cli, EffectiveConfigRepeatsTheRun) {
   const std::string ini = effective_config(p.values);
   EXPECT_NE(ini.find("epochs = 4\n"), std::string::npos);
   EXPECT_EQ(ini.find("resume"), std::string::npos);
-  write(dir.path / "config.ini", ini);
+  EXPECT_EQ(write_run_config(dir.path, p.values), ini);  // DIR/config.ini, atomically
   Cli second;
   second.parse({"train", "--config", (dir.path / "config.ini").string()});
   EXPECT_EQ(second.c.epochs, 4);
@@ -128,6 +129,12 @@ TEST(Cli, ExitCodesAndMetricsJson) {
   EXPECT_EQ(run_main("p", [] () -> int { throw UsageError("bad option"); }), 2);
   EXPECT_EQ(run_main("p", [] () -> int { TORCH_CHECK(false, "runtime failure"); }), 1);
   EXPECT_EQ(run_main("p", [] { return 0; }), 0);
+  train::TrainResult r;
+  EXPECT_EQ(train_exit_code(r), 0);
+  r.signal = SIGINT;
+  EXPECT_EQ(train_exit_code(r), 130);
+  r.signal = SIGTERM;
+  EXPECT_EQ(train_exit_code(r), 143);
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("p: bad option"), std::string::npos) << err;
   EXPECT_NE(err.find("p: runtime failure\n"), std::string::npos) << err;
