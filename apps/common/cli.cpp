@@ -43,7 +43,7 @@ po::options_description training_options(CommonOptions& c) {
       ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every), "evaluate every N steps (0: every epoch)")
       ("accumulate", po::value(&c.accumulate)->default_value(c.accumulate), "micro-batches per optimiser step")
       ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget), "stop after this many seconds (0: none)")
-      ("resume", po::value(&c.resume)->default_value(false)->implicit_value(true), "continue the run in --out from checkpoints/last.pt");
+      ("resume", po::value(&c.resume), "DIR: continue the run in DIR from DIR/checkpoints/last.pt, with DIR/config.ini beneath the command line");
   return d;
 }
 
@@ -150,8 +150,25 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
     parsed.help = true;
     return parsed;
   }
+  std::string config_file;
   if (parsed.values.count("config")) {
-    const std::string file = parsed.values["config"].as<std::string>();
+    config_file = parsed.values["config"].as<std::string>();
+  } else if (parsed.values.count("resume")) {
+    const auto dir = std::filesystem::path(parsed.values["resume"].as<std::string>());
+    if (!std::filesystem::exists(dir / "checkpoints" / "last.pt"))
+      throw UsageError("--resume: " + (dir / "checkpoints" / "last.pt").string() +
+                       " does not exist (not a run folder, or the run saved nothing yet)");
+    if (std::filesystem::exists(dir / "config.ini")) config_file = (dir / "config.ini").string();
+  }
+  if (parsed.values.count("resume") && parsed.values.count("out") && parsed.values["out"].defaulted()) {
+    // The run folder is the one resumed (unless --out says otherwise on the command line).
+    parsed.values.erase("out");
+    po::store(po::command_line_parser(std::vector<std::string>{
+                  "--out", parsed.values["resume"].as<std::string>()}).options(all).run(),
+              parsed.values);
+  }
+  if (!config_file.empty()) {
+    const std::string file = config_file;
     std::ifstream in(file);
     if (!in) throw UsageError("--config: cannot read '" + file + "'");
     try {
@@ -265,7 +282,7 @@ train::TrainerOptions trainer_options(const CommonOptions& c, const std::string&
   o.time_budget_s = c.time_budget;
   o.out_dir = c.out;
   o.quiet = c.quiet;
-  o.resume = c.resume;
+  o.resume = !c.resume.empty();
   o.app = app;
   o.config = config;
   return o;

@@ -38,7 +38,7 @@ struct CommonOptions {
   int threads = 0;
   uint64_t seed = 1;
   bool quiet = false;
-  bool resume = false;
+  std::string resume;  // run folder to continue (its config.ini is read beneath the command line)
   // training
   int64_t epochs = 10;
   int64_t batch_size = 32;
@@ -84,7 +84,8 @@ struct ParsedCommandLine {
 };
 
 /// Parses `seqtorch-<program> <command> [options]`. The config file named by --config is read
-/// beneath the command line. Throws UsageError for an unknown or missing command, unknown
+/// beneath the command line; with `--resume DIR` and no --config, DIR/config.ini is (so a
+/// resumed run keeps its settings), and --out defaults to DIR. Throws UsageError for an unknown or missing command, unknown
 /// option (naming the closest valid one), bad or missing value, unreadable config file.
 ParsedCommandLine parse_command_line(int argc, const char* const argv[], const std::string& program,
                                      const std::vector<Command>& commands);

@@ -61,7 +61,7 @@ TEST(Cli, EffectiveConfigRepeatsTheRun) {
   test::TempDir dir;
   Cli first;
   auto p = first.parse({"train", "--epochs", "4", "--lr", "0.0123456789012345", "--bidirectional",
-                        "--out", "runs/x y", "--resume"});
+                        "--out", "runs/x y"});
   const std::string ini = effective_config(p.values);
   EXPECT_NE(ini.find("epochs = 4\n"), std::string::npos);
   EXPECT_EQ(ini.find("resume"), std::string::npos);
@@ -72,7 +72,25 @@ TEST(Cli, EffectiveConfigRepeatsTheRun) {
   EXPECT_EQ(second.c.lr, 0.0123456789012345);
   EXPECT_TRUE(second.c.bidirectional);
   EXPECT_EQ(second.c.out, "runs/x y");
-  EXPECT_FALSE(second.c.resume);
+  EXPECT_TRUE(second.c.resume.empty());
+}
+
+TEST(Cli, ResumeDirReadsItsConfigAndIsTheRunFolder) {
+  test::TempDir dir;
+  Cli cli;
+  auto msg = usage_error([&] { cli.parse({"train", "--resume", dir.path.string()}); });
+  EXPECT_NE(msg.find("last.pt does not exist"), std::string::npos) << msg;
+  std::filesystem::create_directories(dir.path / "checkpoints");
+  write(dir.path / "checkpoints" / "last.pt", "x");
+  write(dir.path / "config.ini", "epochs = 9\nhidden-size = 32\nout = elsewhere\n");
+  Cli resumed;
+  resumed.parse({"train", "--resume", dir.path.string(), "--epochs", "12"});
+  EXPECT_EQ(resumed.c.epochs, 12);        // the command line still wins
+  EXPECT_EQ(resumed.c.hidden_size, 32);   // the run's own settings
+  EXPECT_EQ(resumed.c.out, dir.path.string());
+  auto t = trainer_options(resumed.c, "test", "");
+  EXPECT_TRUE(t.resume);
+  EXPECT_EQ(t.out_dir, dir.path);
 }
 
 TEST(Cli, UsageErrorsNameTheOptionAndTheClosestValidOne) {
