@@ -153,6 +153,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   model.train();
   int64_t consecutive_bad = 0;
   int64_t window_items = 0;
+  int64_t processed = 0;  // micro-batches run by this process, for the ETA
   auto window_start = Clock::now();
   bool stop = false;
   int64_t epoch = info.epoch;
@@ -194,6 +195,11 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
                     " consecutive steps with a non-finite loss or gradient at step ", step,
                     "; stopped (lower the learning rate or clip gradients). The last good "
                     "checkpoint is intact.");
+        if (const int sig = util::stop_requested()) {
+          result.signal = sig;
+          stop = true;
+          break;
+        }
         continue;
       }
       consecutive_bad = 0;
@@ -210,7 +216,8 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
                       .add("loss", loss).add("lr", lr).add("grad_norm", grad_norm)
                       .add(o.items_name + "_per_s", rate).add("elapsed_s", seconds_since(t0)));
       }
-      const double batch_rate = static_cast<double>(b) / std::max(1e-9, seconds_since(t0));
+      processed += micro;
+      const double batch_rate = static_cast<double>(processed) / std::max(1e-9, seconds_since(t0));
       const double eta = batch_rate > 0
                              ? (static_cast<double>((o.epochs - epoch) * batches - b)) / batch_rate
                              : -1;
