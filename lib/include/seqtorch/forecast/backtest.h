@@ -1,0 +1,37 @@
+#pragma once
+// Rolling-origin backtest over the test part: each origin t0 forecasts steps t0 .. t0+H-1 from
+// the L steps before it, for the model and for the naive (last value) and seasonal-naive
+// (value one season earlier) baselines. MASE divides by the in-sample seasonal-naive MAE
+// (season m) of all data before the test part, per target channel, then averages.
+#include <seqtorch/forecast/forecaster.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace seqtorch::forecast {
+
+struct BacktestResult {
+  /// {"mae", "rmse", "smape", "mase"} of each forecaster.
+  std::map<std::string, double> model, naive, seasonal_naive;
+  /// Share of actuals inside the 80% and 95% intervals (gaussian models only; NaN otherwise).
+  double coverage80 = std::numeric_limits<double>::quiet_NaN();
+  double coverage95 = std::numeric_limits<double>::quiet_NaN();
+  int64_t origins = 0, horizon = 0;
+};
+
+/// values: the raw series [N, C+K] (C targets first); test_start: the first test step.
+/// Requires test_start >= window and at least one origin (N - test_start >= H).
+BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t test_start,
+                        int64_t season, torch::Device device);
+
+/// Forecasts of the two baselines for origins t0 (given as [n] int64) over horizon H:
+/// [n, H, C] each, from the raw target values [N, C].
+torch::Tensor naive_forecast(const torch::Tensor& targets, const torch::Tensor& origins, int64_t horizon);
+torch::Tensor seasonal_naive_forecast(const torch::Tensor& targets, const torch::Tensor& origins,
+                                      int64_t horizon, int64_t season);
+
+/// z of the central interval `level` (0.8 -> 1.2816, 0.95 -> 1.9600).
+double normal_quantile_central(double level);
+
+}  // namespace seqtorch::forecast

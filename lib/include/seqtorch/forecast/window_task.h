@@ -1,0 +1,53 @@
+#pragma once
+// Training windows for the engine: every (window, future) pair inside the training part, in an
+// order drawn from (seed, epoch); validation on every pair whose future lies in the validation
+// part (its window may reach back into the training part). Nothing from the test part is read.
+#include <seqtorch/data/series.h>
+#include <seqtorch/forecast/forecaster.h>
+#include <seqtorch/train/trainer.h>
+
+#include <cstdint>
+
+namespace seqtorch::forecast {
+
+/// A series ready for training: its parts, and the scaler fitted on the training part alone.
+struct PreparedSeries {
+  data::SplitSizes split;
+  data::Scaler scaler;
+  /// The whole series scaled by that scaler [N, C+K].
+  torch::Tensor scaled;
+};
+
+/// Splits chronologically and fits the scaler on the training part only. Throws when the
+/// series is shorter than window + horizon + the test part.
+PreparedSeries prepare_series(const data::Series& series, double val_fraction,
+                              double test_fraction, data::ScalerKind scaler, int64_t window,
+                              int64_t horizon);
+
+class WindowTask : public train::TrainTask {
+ public:
+  /// scaled: the scaled series [N, C+K]; split: its parts. Throws when the training part has no
+  /// full window + horizon or the validation part is shorter than the horizon.
+  WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split, int64_t batch_size,
+             uint64_t seed, torch::Device device);
+  torch::nn::Module& model() override { return *model_; }
+  int64_t batches_per_epoch() override;
+  void start_epoch(int64_t epoch) override;
+  train::StepLoss train_loss(int64_t epoch, int64_t index) override;
+  /// {"loss": scaled loss, "mae": MAE in original units of the mean forecast}.
+  std::map<std::string, double> evaluate() override;
+  int64_t train_windows() const { return train_starts_.size(0); }
+  int64_t val_windows() const { return val_starts_.size(0); }
+
+ private:
+  // Windows [n, L, C+K] and futures [n, H, C] starting at `starts`.
+  std::pair<torch::Tensor, torch::Tensor> gather(const torch::Tensor& starts) const;
+
+  Forecaster model_;
+  torch::Tensor scaled_, train_starts_, val_starts_, order_;
+  int64_t batch_size_;
+  uint64_t seed_;
+  torch::Device device_;
+};
+
+}  // namespace seqtorch::forecast

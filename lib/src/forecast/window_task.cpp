@@ -1,0 +1,83 @@
+#include <seqtorch/forecast/window_task.h>
+
+#include <torch/torch.h>
+
+namespace seqtorch::forecast {
+
+PreparedSeries prepare_series(const data::Series& series, double val_fraction,
+                              double test_fraction, data::ScalerKind scaler, int64_t window,
+                              int64_t horizon) {
+  const int64_t n = series.values.size(0);
+  TORCH_CHECK(horizon >= 1, "horizon: expected >= 1, got ", horizon);
+  TORCH_CHECK(window >= 1, "window: expected >= 1, got ", window);
+  PreparedSeries p;
+  p.split = data::split_sizes(n, val_fraction, test_fraction);
+  TORCH_CHECK(n >= window + horizon + p.split.test, "the series has ", n,
+              " steps, fewer than window + horizon + test part = ", window, " + ", horizon, " + ",
+              p.split.test, " = ", window + horizon + p.split.test);
+  p.scaler = data::Scaler::fit(scaler, series.values.narrow(0, 0, p.split.train));
+  p.scaled = p.scaler.transform(series.values);
+  return p;
+}
+
+WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split,
+                       int64_t batch_size, uint64_t seed, torch::Device device)
+    : model_(std::move(model)), scaled_(std::move(scaled)), batch_size_(batch_size), seed_(seed),
+      device_(device) {
+  const int64_t L = model_->options.window(), H = model_->options.horizon();
+  TORCH_CHECK(batch_size >= 1, "batch-size: expected >= 1, got ", batch_size);
+  const int64_t n_train = split.train - L - H + 1;
+  TORCH_CHECK(n_train >= 1, "the training part has ", split.train,
+              " steps, fewer than window + horizon = ", L + H,
+              "; use a longer series, a shorter window or smaller --val-fraction/--test-fraction");
+  train_starts_ = torch::arange(n_train, torch::kLong);
+  const int64_t first = split.train - L, last = split.train + split.val - L - H;
+  TORCH_CHECK(last >= first, "the validation part has ", split.val,
+              " steps, fewer than the horizon ", H, "; raise --val-fraction");
+  val_starts_ = torch::arange(first, last + 1, torch::kLong);
+}
+
+std::pair<torch::Tensor, torch::Tensor> WindowTask::gather(const torch::Tensor& starts) const {
+  const int64_t L = model_->options.window(), H = model_->options.horizon();
+  const int64_t C = model_->options.targets();
+  auto idx = starts.unsqueeze(1) + torch::arange(L + H, torch::kLong).unsqueeze(0);  // [n, L+H]
+  auto all = scaled_.index_select(0, idx.flatten()).view({starts.size(0), L + H, -1});
+  auto x = all.narrow(1, 0, L), y = all.narrow(1, L, H).narrow(2, 0, C);
+  return {x.to(device_, torch::kFloat), y.to(device_, torch::kFloat)};
+}
+
+int64_t WindowTask::batches_per_epoch() {
+  return (train_windows() + batch_size_ - 1) / batch_size_;
+}
+
+void WindowTask::start_epoch(int64_t epoch) {
+  order_ = torch::randperm(train_windows(),
+                           at::detail::createCPUGenerator(seed_ * 1000003 + static_cast<uint64_t>(epoch)),
+                           torch::kLong);
+}
+
+train::StepLoss WindowTask::train_loss(int64_t, int64_t index) {
+  const int64_t begin = index * batch_size_;
+  const int64_t n = std::min(batch_size_, train_windows() - begin);
+  auto [x, y] = gather(train_starts_.index_select(0, order_.narrow(0, begin, n)));
+  return {model_->loss(x, y), n};
+}
+
+std::map<std::string, double> WindowTask::evaluate() {
+  const int64_t C = model_->options.targets();
+  double loss_sum = 0, abs_sum = 0;
+  int64_t count = 0;
+  const auto scale = model_->scaler_scale.narrow(0, 0, C).to(torch::kCPU, torch::kDouble);
+  for (int64_t b = 0; b < val_windows(); b += 1024) {
+    const int64_t n = std::min<int64_t>(1024, val_windows() - b);
+    auto [x, y] = gather(val_starts_.narrow(0, b, n));
+    loss_sum += model_->loss(x, y).item<double>() * n;
+    auto mean = model_->forecast_scaled(x).mean;
+    abs_sum += ((mean - y).abs().to(torch::kCPU, torch::kDouble) * scale).sum().item<double>();
+    count += n;
+  }
+  return {{"loss", loss_sum / count},
+          {"mae", abs_sum / (count * model_->options.horizon() * C)}};
+}
+
+}  // namespace seqtorch::forecast
