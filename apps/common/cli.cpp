@@ -188,6 +188,17 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
   return parsed;
 }
 
+void store_config_beneath(const std::string& text, const std::string& origin,
+                          const po::options_description& options, po::variables_map& values) {
+  std::istringstream in(text);
+  try {
+    po::store(po::parse_config_file(in, options, /*allow_unregistered=*/true), values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw UsageError(origin + ": " + e.what());
+  }
+}
+
 std::string help_text(const std::string& program, const std::vector<Command>& commands,
                       const std::string& command) {
   std::ostringstream s;

@@ -90,6 +90,12 @@ struct ParsedCommandLine {
 ParsedCommandLine parse_command_line(int argc, const char* const argv[], const std::string& program,
                                      const std::vector<Command>& commands);
 
+/// Stores INI `text` (e.g. the configuration saved in a checkpoint) beneath what `values`
+/// already holds, ignoring names `options` does not know, then notifies. `origin` names the
+/// text in errors.
+void store_config_beneath(const std::string& text, const std::string& origin,
+                          const po::options_description& options, po::variables_map& values);
+
 /// The program's help (no command) or one command's help.
 std::string help_text(const std::string& program, const std::vector<Command>& commands,
                       const std::string& command);

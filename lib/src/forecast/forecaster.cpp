@@ -74,7 +74,8 @@ torch::Tensor ForecasterImpl::step_loss(const Forecast& f, const torch::Tensor& 
 Forecast ForecasterImpl::decode(const torch::Tensor& x, const torch::Tensor& y, double p) {
   const int64_t C = options.targets();
   nn::RecurrentState state = encdec->encode(x);
-  torch::Tensor prev = x.select(1, x.size(1) - 1).narrow(1, 0, C).unsqueeze(1);  // [B, 1, C]
+  // Negative indices, not sizes, so that an exported (traced) model accepts any window length.
+  torch::Tensor prev = x.narrow(1, -1, 1).narrow(2, 0, C);  // [B, 1, C]
   std::vector<torch::Tensor> means, vars;
   for (int64_t h = 0; h < options.horizon(); ++h) {
     nn::SequenceOutput o = encdec->decode(prev, state);
@@ -93,7 +94,7 @@ std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch:
               "forecast: window shape: expected [B, L, ", scaler_shift.size(0), "], got ", x.sizes());
   TORCH_CHECK(x.size(1) >= 1, "forecast: the window is empty");
   const int64_t C = options.targets();
-  torch::Tensor level = x.narrow(1, x.size(1) - 1, 1).narrow(2, 0, C);  // [B, 1, C]
+  torch::Tensor level = x.narrow(1, -1, 1).narrow(2, 0, C);  // [B, 1, C]
   if (!options.relative()) level = torch::zeros_like(level);
   const torch::Tensor pad = torch::constant_pad_nd(level, {0, options.covariates()});
   return {x - pad, level};
@@ -116,7 +117,7 @@ Forecast ForecasterImpl::forecast_relative(const torch::Tensor& x) {
     case Mode::encdec: return decode(x, {}, 0.0);
     case Mode::seq2seq: {
       nn::SequenceOutput o = seq->forward(x);
-      Forecast f = split_head(o.output.narrow(1, o.output.size(1) - 1, 1));  // predicts L+1
+      Forecast f = split_head(o.output.narrow(1, -1, 1));  // predicts L+1
       std::vector<torch::Tensor> means{f.mean}, vars;
       if (f.variance.defined()) vars.push_back(f.variance);
       nn::RecurrentState state = o.state;

@@ -115,19 +115,24 @@ RecurrentOutput RecurrentImpl::forward(const torch::Tensor& input, const Recurre
               input.sizes());
 
   const int64_t rows = o.num_layers() * num_directions();
+  // Zero states built from the input, not from its sizes: a traced graph (export) then keeps
+  // the batch size dynamic.
+  auto zero_state = [&] {
+    return torch::zeros_like(x.select(0, 0).narrow(1, 0, 1)).unsqueeze(0).expand({rows, -1, H}).contiguous();
+  };
   RecurrentState s0 = state;
   if (s0.h.defined()) {
     check_state_tensor(s0.h, "h", x, rows, B, H);
   } else {
     TORCH_CHECK(!s0.c.defined(), kName, ": initial state: c given without h");
-    s0.h = torch::zeros({rows, B, H}, x.options());
+    s0.h = zero_state();
   }
   if (o.cell() == CellKind::lstm) {
     if (s0.c.defined()) {
       check_state_tensor(s0.c, "c", x, rows, B, H);
     } else {
       TORCH_CHECK(!state.h.defined(), kName, ": initial state: the LSTM needs both h and c, got h only");
-      s0.c = torch::zeros({rows, B, H}, x.options());
+      s0.c = zero_state();
     }
   } else {
     TORCH_CHECK(!s0.c.defined(), kName, ": initial state: a ", to_string(o.cell()),

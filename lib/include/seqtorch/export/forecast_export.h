@@ -1,0 +1,25 @@
+#pragma once
+// TorchScript export of a Forecaster. The archive's methods:
+//   forward(window: Tensor) -> Tensor     [L, C+K] -> [H, C], or [B, L, C+K] -> [B, H, C], both
+//                                         in original units (the scaler is inside); any L >= 1
+//   forecast(window: Tensor) -> Tensor    the traced batch form [B, L, C+K] -> [B, H, C]
+//   variance(window: Tensor) -> Tensor    (gaussian models) forecast variance, units^2
+// and attributes `window` (L trained on), `horizon`, `names` (targets then covariates),
+// `targets` (C).
+#include <seqtorch/forecast/forecaster.h>
+
+#include <torch/script.h>
+
+#include <filesystem>
+
+namespace seqtorch::exporting {
+
+/// The scripted module (the model is switched to eval mode).
+torch::jit::Module script_forecaster(forecast::Forecaster& model,
+                                     const std::vector<std::string>& names);
+
+/// script_forecaster, saved atomically to `path`.
+void export_forecaster(forecast::Forecaster& model, const std::vector<std::string>& names,
+                       const std::filesystem::path& path);
+
+}  // namespace seqtorch::exporting
