@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (scripts/setup.sh), then runs the main job. Until the task
-# apps exist that is the core demonstration: the seed note's Elman RNN and an LSTM learn a
-# memory task while the held-out loss falls.
+# Installs what is missing, builds (scripts/setup.sh), then runs the main jobs:
+#  1. the core demonstration: the seed note's Elman RNN and an LSTM learn a memory task;
+#  2. seqtorch-forecast on its built-in series: train, evaluate (backtest against the naive
+#     baselines), predict the next day, export to TorchScript and check the export from Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 build_dir=${SEQTORCH_BUILD_DIR:-build}
-"$build_dir/bin/seqtorch-core-demo"
+bin="$build_dir/bin"
+run=${SEQTORCH_DEMO_RUN:-runs/demo-forecast}
+
+echo "== core: Elman RNN and LSTM on a memory task"
+"$bin/seqtorch-core-demo"
+
+echo "== seqtorch-forecast train (models/forecast.cfg, run folder $run)"
+"$bin/seqtorch-forecast" train --config models/forecast.cfg --out "$run"
+echo "== seqtorch-forecast evaluate"
+"$bin/seqtorch-forecast" evaluate --out "$run"
+echo "== seqtorch-forecast predict (first 6 of 24 hours)"
+"$bin/seqtorch-forecast" predict --out "$run" --output "$run/forecast.csv"
+head -7 "$run/forecast.csv"
+"$bin/seqtorch-forecast" data --output "$run/series.csv"
+/usr/bin/python3 scripts/plot_forecast.py --data "$run/series.csv" --target load --time-column hour \
+  --forecast "$run/forecast.csv" -o "$run/forecast.png"
+/usr/bin/python3 scripts/plot_metrics.py "$run/metrics.jsonl" -o "$run/metrics.png"
+echo "== seqtorch-forecast export, checked from Python"
+"$bin/seqtorch-forecast" export --out "$run" --output "$run/forecast.pt"
+/usr/bin/python3 scripts/check_export.py forecast --bin "$bin/seqtorch-forecast" \
+  --checkpoint "$run/checkpoints/best.pt" --workdir "$run/export-check"

@@ -71,6 +71,8 @@ struct ForecastCli {
       cmds.push_back({name, help, po::options_description()});
       cmds.back().options.add(runtime_options(c)).add(io_options(out)).add(data_options());
     }
+    cmds.push_back({"data", "write the built-in series as CSV (stdout or --output)", po::options_description()});
+    cmds.back().options.add(io_options("CSV file (default: stdout)"));
     return cmds;
   }
   st::forecast::SeriesOptions series() const {
@@ -104,6 +106,11 @@ int run(int argc, char** argv) {
   auto parsed = parse_command_line(argc, argv, kProgram, commands);
   if (parsed.help) return std::cout << help_text(kProgram, commands, parsed.command), 0;
   const auto& command = *std::find_if(commands.begin(), commands.end(), [&](auto& c) { return c.name == parsed.command; });
+  if (parsed.command == "data") {
+    if (f.output.empty()) std::cout << st::data::builtin_series_csv();
+    else st::util::write_file_atomically(f.output, st::data::builtin_series_csv());
+    return 0;
+  }
   st::util::set_threads(f.c.threads);
   st::util::seed_everything(f.c.seed);
   const torch::Device device = resolve_device(f.c);
@@ -176,7 +183,7 @@ int run(int argc, char** argv) {
   if (f.output.empty()) throw UsageError("export: --output FILE.pt is required");
   model->to(torch::kCPU);
   st::exporting::export_forecaster(model, series.names, f.output);
-  std::cerr << kProgram << ": wrote " << f.output << "\n";
+  if (!f.c.quiet) std::cerr << kProgram << ": wrote " << f.output << "\n";
   return 0;
 }
 

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Checks a seqtorch TorchScript export from Python (Debian's python3-torch).
+
+usage: scripts/check_export.py forecast --bin build/bin/seqtorch-forecast --checkpoint CKPT [--workdir DIR]
+
+forecast: writes a CSV with the columns the checkpoint's model reads (numbers of its own), asks
+`seqtorch-forecast predict` for the forecast after its end, exports the checkpoint, loads the
+archive with torch.jit.load and compares forward(last window) with predict's numbers (relative
+difference < 1e-5); also checks that batched and other-length windows run and keep shapes.
+Exits 0 when every check holds, 1 otherwise.
+"""
+import argparse
+import csv
+import io
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def name_list(names):
+    """Column names as one --target/--covariates value (CSV-quoted where needed)."""
+    buf = io.StringIO()
+    csv.writer(buf).writerow(names)
+    return buf.getvalue().rstrip("\r\n") if names else ""
+
+
+def fail(msg):
+    print(f"check_export: FAIL: {msg}", file=sys.stderr)
+    return 1
+
+
+def check_forecast(args):
+    import torch
+
+    work = args.workdir or tempfile.mkdtemp(prefix="seqtorch-check-")
+    os.makedirs(work, exist_ok=True)
+    model_path = os.path.join(work, "model.pt")
+    subprocess.run([args.bin, "export", "--checkpoint", args.checkpoint, "--output", model_path,
+                    "--quiet"], check=True)
+    m = torch.jit.load(model_path)
+    names, L, H, C = list(m.names), int(m.window), int(m.horizon), int(m.targets)
+    # A series of our own: a daily-like wave plus a slow drift, one column per name.
+    n = L + 50
+    data_path = os.path.join(work, "series.csv")
+    with open(data_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["t"] + names)
+        for t in range(n):
+            w.writerow([t] + [f"{100 + 0.02 * t + (10 - j) * math.sin(2 * math.pi * t / 24 + j):.6f}"
+                              for j in range(len(names))])
+    pred_path = os.path.join(work, "predict.csv")
+    subprocess.run([args.bin, "predict", "--checkpoint", args.checkpoint, "--data", data_path,
+                    "--target", name_list(names[:C]), "--covariates", name_list(names[C:]),
+                    "--time-column", "t", "--output", pred_path, "--quiet"], check=True)
+    with open(pred_path) as f:
+        rows = list(csv.DictReader(f))
+    expected = torch.tensor([[float(r[name]) for name in names[:C]] for r in rows], dtype=torch.float64)
+    with open(data_path) as f:
+        values = [[float(r[name]) for name in names] for r in csv.DictReader(f)]
+    window = torch.tensor(values[-L:], dtype=torch.float32)
+    with torch.no_grad():
+        got = m(window).double()
+        if got.shape != (H, C):
+            return fail(f"forward([L, C+K]) returned {tuple(got.shape)}, expected {(H, C)}")
+        rel = ((got - expected).abs() / expected.abs().clamp_min(1e-6)).max().item()
+        print(f"forecast export: forward(window) vs predict: max relative difference {rel:.2e} "
+              f"(L={L}, H={H}, C={C})")
+        if not rel < 1e-5:
+            return fail(f"relative difference {rel} >= 1e-5")
+        batch = torch.stack([window, window * 1.01, window * 0.99])
+        out = m(batch)
+        if out.shape != (3, H, C) or (out[0] - m(window)).abs().max().item() > 1e-5:
+            return fail("batched forward disagrees with single-window forward")
+        short = m(window[-(L // 2):])
+        if short.shape != (H, C):
+            return fail(f"a window of {L // 2} steps gave shape {tuple(short.shape)}")
+    print("forecast export: OK (Python torch.jit.load, torch", torch.__version__ + ")")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="task", required=True)
+    fc = sub.add_parser("forecast")
+    fc.add_argument("--bin", required=True, help="path of seqtorch-forecast")
+    fc.add_argument("--checkpoint", required=True)
+    fc.add_argument("--workdir")
+    args = p.parse_args()
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return fail("python3-torch is missing: apt-get install python3-torch")
+    try:
+        return check_forecast(args)
+    except subprocess.CalledProcessError as e:
+        return fail(f"{' '.join(e.cmd)} exited {e.returncode}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

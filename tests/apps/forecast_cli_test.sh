@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# seqtorch-forecast end to end on bad input: each case exits 1 or 2 with exactly one line on
+# stderr naming the problem, and leaves no output file behind. Then one good run of every command.
+# With Python's torch present, also checks the export from Python (scripts/check_export.py).
+# usage: forecast_cli_test.sh PATH/seqtorch-forecast PATH/scripts/check_export.py
+set -u
+bin=$1
+check_export=${2:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0; passed=0
+
+expect() {  # expect CODE PATTERN -- command...
+  local code=$1 pattern=$2; shift 3
+  local err rc lines
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  lines=$(printf '%s' "$err" | grep -c '')
+  if [ "$rc" != "$code" ] || [ "$lines" != 1 ] || ! printf '%s' "$err" | grep -qF -- "$pattern"; then
+    echo "FAIL: $* -> exit $rc, $lines line(s): $err (wanted exit $code and '$pattern')"
+    failures=$((failures + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}
+
+: > "$tmp/empty.csv"
+printf 'day,sales\n' > "$tmp/header.csv"
+printf 'day,sales\n1,10\n2,abc\n3,12\n' > "$tmp/text.csv"
+printf 'day,sales\n1,10\n2,\n3,12\n' > "$tmp/gap.csv"
+{ echo "day,sales"; for i in $(seq 1 30); do echo "$i,$((i % 7))"; done; } > "$tmp/short.csv"
+{ echo 'day,"units, sold"'; for i in $(seq 1 400); do echo "$i,$(( (i * 37) % 11 ))"; done; } > "$tmp/good.csv"
+sed 's/^150,.*/150,/' "$tmp/good.csv" > "$tmp/good_gap.csv"
+echo "not a checkpoint" > "$tmp/bogus.pt"
+base=(--out "$tmp/run" --quiet --epochs 1 --hidden-size 4)
+common=("${base[@]}" --window 12 --horizon 3)
+
+expect 1 "empty.csv: the file is empty" -- "$bin" train --data "$tmp/empty.csv" --target sales "${common[@]}"
+expect 1 "header.csv: only a header, no data rows" -- "$bin" train --data "$tmp/header.csv" --target sales "${common[@]}"
+expect 1 "no column 'salez'; the columns are 'day', 'sales'" -- "$bin" train --data "$tmp/text.csv" --target salez "${common[@]}"
+expect 1 "text.csv:3:2: column 'sales': not a number: 'abc'" -- "$bin" train --data "$tmp/text.csv" --target sales "${common[@]}"
+expect 1 "gap.csv:3:2: column 'sales': empty cell (use --fill linear" -- "$bin" train --data "$tmp/gap.csv" --target sales "${common[@]}"
+expect 1 "the series has 30 steps, fewer than window + horizon + test part = 24 + 3 + 6" -- "$bin" train --data "$tmp/short.csv" --target sales "${base[@]}" --window 24 --horizon 3
+expect 1 "horizon: expected >= 1, got 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' "${base[@]}" --horizon 0
+expect 2 "unknown option --hiden-size for 'seqtorch-forecast train'; did you mean --hidden-size?" -- "$bin" train --hiden-size 3
+expect 2 "the argument ('ten') for option '--epochs' is invalid" -- "$bin" train --epochs ten
+expect 2 "--target: required with --data" -- "$bin" train --data "$tmp/good.csv" "${common[@]}"
+expect 1 "bogus.pt: cannot be read (truncated or corrupted?)" -- "$bin" predict --checkpoint "$tmp/bogus.pt" --output "$tmp/p.csv"
+[ -e "$tmp/p.csv" ] && { echo "FAIL: predict left $tmp/p.csv behind"; failures=$((failures + 1)); }
+
+# Good runs: a column name with a comma and a space, a gap filled, every command.
+if "$bin" train --data "$tmp/good_gap.csv" --target '"units, sold"' --fill linear "${common[@]}" > "$tmp/train.json" &&
+   grep -q '"mase"' "$tmp/train.json" &&
+   "$bin" evaluate --out "$tmp/run" --quiet > "$tmp/eval.txt" && grep -q '"origins"' "$tmp/eval.txt" &&
+   "$bin" predict --out "$tmp/run" --output "$tmp/pred.csv" --quiet && [ "$(grep -c '' "$tmp/pred.csv")" = 4 ] &&
+   head -1 "$tmp/pred.csv" | grep -qF '"units, sold"' &&
+   "$bin" export --out "$tmp/run" --output "$tmp/model.pt" --quiet && [ -s "$tmp/model.pt" ]; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: the good run (train, evaluate, predict, export)"; failures=$((failures + 1))
+fi
+
+if [ -n "$check_export" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  if /usr/bin/python3 "$check_export" forecast --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
+       --workdir "$tmp/check" > "$tmp/check.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL: check_export.py forecast:"; cat "$tmp/check.log"; failures=$((failures + 1))
+  fi
+fi
+plot_forecast=$(dirname "${check_export:-/nonexistent}")/plot_forecast.py
+if [ -f "$plot_forecast" ] && /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
+  if /usr/bin/python3 "$plot_forecast" --data "$tmp/good_gap.csv" --target "units, sold" --time-column day \
+       --forecast "$tmp/pred.csv" -o "$tmp/forecast.png" > /dev/null && [ -s "$tmp/forecast.png" ]; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL: plot_forecast.py"; failures=$((failures + 1))
+  fi
+fi
+"$bin" data --output "$tmp/builtin.csv" && [ "$(grep -c '' "$tmp/builtin.csv")" = 2017 ] && passed=$((passed + 1)) ||
+  { echo "FAIL: data"; failures=$((failures + 1)); }
+echo "$passed passed, $failures failed"
+[ "$failures" = 0 ]
