@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make libtorch-dev libgloo-dev libopenblas0-openmp
-          libboost-program-options-dev libfmt-dev libgtest-dev python3-torch python3-matplotlib)
+          libboost-program-options-dev libfmt-dev libgtest-dev python3-torch python3-matplotlib bible-kjv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

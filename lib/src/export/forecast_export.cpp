@@ -19,10 +19,10 @@ torch::jit::Module script_forecaster(forecast::Forecaster& model,
       torch::randn({2, o.window(), o.targets() + o.covariates()}, param.options()) *
           model->scaler_scale + model->scaler_shift;
   add_traced_method(jm, "forecast", {"window"}, {example},
-                    [&](const std::vector<torch::Tensor>& in) { return model->forward(in[0]).mean; });
+                    [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model->forward(in[0]).mean}; });
   if (o.loss() == forecast::Loss::gaussian)
     add_traced_method(jm, "variance", {"window"}, {example},
-                      [&](const std::vector<torch::Tensor>& in) { return model->forward(in[0]).variance; });
+                      [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model->forward(in[0]).variance}; });
   jm.register_attribute("window", c10::IntType::get(), o.window());
   jm.register_attribute("horizon", c10::IntType::get(), o.horizon());
   jm.register_attribute("targets", c10::IntType::get(), o.targets());

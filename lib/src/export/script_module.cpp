@@ -34,7 +34,9 @@ void add_traced_method(torch::jit::Module& target, const std::string& name,
   auto traced = [&](torch::jit::Stack in) -> torch::jit::Stack {
     std::vector<torch::Tensor> tensors;
     for (auto& v : in) tensors.push_back(v.toTensor());
-    return {fn(tensors)};
+    std::vector<torch::Tensor> outs = fn(tensors);
+    if (outs.size() == 1) return {outs[0]};
+    return {c10::ivalue::Tuple::create(std::vector<c10::IValue>(outs.begin(), outs.end()))};
   };
   auto result = torch::jit::tracer::trace(
       std::move(inputs), traced, [](const torch::autograd::Variable&) { return std::string(); },

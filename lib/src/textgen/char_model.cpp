@@ -40,6 +40,21 @@ CharModelOutput CharModelImpl::forward(const torch::Tensor& tokens, const nn::Re
   return {torch::nn::functional::linear(r.output, w, head_bias), r.state};
 }
 
+data::Vocabulary vocabulary_of_checkpoint(const std::string& path) {
+  torch::serialize::InputArchive archive, model;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "checkpoint ", path, ": cannot be read (truncated or corrupted?)");
+  }
+  torch::Tensor symbols, unit;
+  TORCH_CHECK(archive.try_read("model", model) && model.try_read("symbols", symbols, true) &&
+                  model.try_read("unit", unit, true),
+              "checkpoint ", path, ": has no vocabulary (not a seqtorch-textgen checkpoint?)");
+  return data::Vocabulary(symbols, unit.item<int64_t>() == 1 ? data::Vocabulary::Unit::byte
+                                                             : data::Vocabulary::Unit::codepoint);
+}
+
 decode::StepResult CharStepModel::step(const torch::Tensor& tokens, const nn::RecurrentState& state) {
   return run(tokens.unsqueeze(0), state);
 }

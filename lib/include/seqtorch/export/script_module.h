@@ -17,15 +17,15 @@
 
 namespace seqtorch::exporting {
 
-/// A function of tensors to trace.
-using TensorFunction = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
+/// A function of tensors to trace; several results become a tuple.
+using TensorFunction = std::function<std::vector<torch::Tensor>(const std::vector<torch::Tensor>&)>;
 
 /// A TorchScript module mirroring `module`'s tree (class `__torch__.seqtorch.<name>...`,
 /// parameters, buffers and submodules by the same names, plus a `training` attribute, false).
 torch::jit::Module mirror_module(const torch::nn::Module& module, const std::string& name);
 
 /// Traces `fn` on `examples` (in eval mode, without gradients) and adds the graph to `target`
-/// as method `name(arg_names...) -> Tensor`. `fn` must compute with the mirrored module's own
+/// as method `name(arg_names...) -> Tensor` (or a tuple of tensors). `fn` must compute with the mirrored module's own
 /// parameter tensors; sizes read in C++ become constants, so it should use negative indices,
 /// -1 in views and states built from the input (as seqtorch's modules do) to stay shape-generic.
 void add_traced_method(torch::jit::Module& target, const std::string& name,

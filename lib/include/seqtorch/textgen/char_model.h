@@ -49,6 +49,9 @@ class CharModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CharModel);
 
+/// The vocabulary stored in a seqtorch-textgen checkpoint (to size the model before loading).
+data::Vocabulary vocabulary_of_checkpoint(const std::string& path);
+
 /// The decoders' view of a CharModel (eval mode, no gradients).
 class CharStepModel : public decode::StepModel {
  public:

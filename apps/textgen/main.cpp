@@ -1,0 +1,171 @@
+// seqtorch-textgen: train | evaluate | sample | export. Glue only: options in, library calls out.
+#include "common/cli.h"
+
+#include <seqtorch/export/textgen_export.h>
+#include <seqtorch/textgen/corpus.h>
+#include <seqtorch/textgen/stream_task.h>
+#include <seqtorch/train/checkpoint.h>
+#include <seqtorch/util/device.h>
+#include <seqtorch/util/stop_signal.h>
+
+#include <fmt/core.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+namespace st = seqtorch;
+using namespace seqtorch::apps;
+
+namespace {
+
+const char* kProgram = "seqtorch-textgen";
+
+struct TextgenCli {
+  CommonOptions c;
+  std::string text, checkpoint, output, prime = "The ";
+  bool bytes = false, tie_weights = false;
+  double val_fraction = 0.05, temperature = 1.0, top_p = 1.0;
+  int64_t seq_len = 100, embedding_size = 64, length = 500, top_k = 0;
+
+  po::options_description data_options() {
+    po::options_description d("Text");
+    d.add_options()
+        ("text", po::value(&text), "UTF-8 text file (default: the King James Bible, from Debian's bible-kjv)")
+        ("bytes", po::value(&bytes)->default_value(false)->implicit_value(true), "model bytes instead of code points");
+    return d;
+  }
+  po::options_description model_extra() {
+    po::options_description d("Language model");
+    d.add_options()
+        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size), "symbol embedding width")
+        ("tie-weights", po::value(&tie_weights)->default_value(false)->implicit_value(true), "output layer shares the embedding (needs embedding-size = hidden-size)")
+        ("seq-len", po::value(&seq_len)->default_value(seq_len), "truncated BPTT length (state carried across chunks)")
+        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction), "the last part of the text, for validation");
+    return d;
+  }
+  po::options_description files(const char* output_help) {
+    po::options_description d("Files");
+    d.add_options()("checkpoint", po::value(&checkpoint), "checkpoint (default: OUT/checkpoints/best.pt)")
+                   ("output", po::value(&output), output_help);
+    return d;
+  }
+  po::options_description sampling() {
+    po::options_description d("Sampling");
+    d.add_options()
+        ("prime", po::value(&prime)->default_value(prime), "text to start from (unknown symbols: a warning, then the unknown symbol)")
+        ("length", po::value(&length)->default_value(length), "symbols to generate")
+        ("temperature", po::value(&temperature)->default_value(temperature), "0: greedy")
+        ("top-k", po::value(&top_k)->default_value(top_k), "sample among the k most likely (0: all)")
+        ("top-p", po::value(&top_p)->default_value(top_p), "sample among the most likely reaching probability p");
+    return d;
+  }
+  std::vector<Command> commands() {
+    std::vector<Command> cmds;
+    cmds.push_back({"train", "train a character language model (final JSON: validation bits_per_char)", po::options_description()});
+    cmds.back().options.add(runtime_options(c)).add(training_options(c)).add(model_options(c)).add(model_extra()).add(data_options());
+    cmds.push_back({"evaluate", "bits per character and perplexity of a text", po::options_description()});
+    cmds.back().options.add(runtime_options(c)).add(files("unused")).add(data_options());
+    cmds.push_back({"sample", "generate text, streamed to stdout", po::options_description()});
+    cmds.back().options.add(runtime_options(c)).add(files("unused")).add(sampling());
+    cmds.push_back({"export", "TorchScript file with the vocabulary: forward(tokens, state), generate(...)", po::options_description()});
+    cmds.back().options.add(runtime_options(c)).add(files("the .pt file to write"));
+    return cmds;
+  }
+  std::string text_path() const {
+    if (!text.empty()) return text;
+    if (!std::filesystem::exists(SEQTORCH_DEFAULT_CORPUS))
+      throw std::runtime_error(std::string("the default corpus ") + SEQTORCH_DEFAULT_CORPUS +
+                               " is missing: install bible-kjv and rebuild (scripts/setup.sh does both), or pass --text FILE");
+    return SEQTORCH_DEFAULT_CORPUS;
+  }
+  st::textgen::CharModelOptions model(int64_t vocab) const {
+    return st::textgen::CharModelOptions(vocab).embedding_size(embedding_size).cell(cell_kind(c))
+        .hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout).tie_weights(tie_weights);
+  }
+};
+
+int run(int argc, char** argv) {
+  TextgenCli f;
+  auto commands = f.commands();
+  auto parsed = parse_command_line(argc, argv, kProgram, commands);
+  if (parsed.help) return std::cout << help_text(kProgram, commands, parsed.command), 0;
+  st::util::set_threads(f.c.threads);
+  st::util::seed_everything(f.c.seed);
+  const torch::Device device = resolve_device(f.c);
+  const std::filesystem::path out = f.c.out;
+
+  if (parsed.command == "train") {
+    const auto corpus = st::textgen::load_corpus(f.text_path(), f.bytes, f.val_fraction);
+    st::textgen::CharModel model(f.model(corpus.vocab.size()), corpus.vocab);
+    model->to(device);
+    st::textgen::StreamTask task(model, corpus.train, corpus.val, f.c.batch_size, f.seq_len, device);
+    auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
+    st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
+    std::filesystem::create_directories(out);
+    const std::string config = write_run_config(out, parsed.values);
+    auto to = trainer_options(f.c, "textgen", config);
+    to.items_name = "tokens";
+    st::util::install_stop_handlers();
+    auto result = st::train::train(task, *opt, sched, to);
+    if (result.signal) return train_exit_code(result);
+    auto metrics = result.best_metrics;
+    metrics["epochs"] = static_cast<double>(result.epochs);
+    metrics["steps"] = static_cast<double>(result.steps);
+    metrics["train_seconds"] = result.elapsed_s;
+    report_metrics(out, metrics);
+    return 0;
+  }
+
+  // evaluate, sample, export: the model comes from the checkpoint's configuration.
+  const std::filesystem::path ckpt = f.checkpoint.empty() ? out / "checkpoints" / "best.pt" : std::filesystem::path(f.checkpoint);
+  const auto info = st::train::read_checkpoint_info(ckpt);
+  if (info.app != "textgen")
+    throw std::runtime_error("checkpoint " + ckpt.string() + ": written by seqtorch-" + info.app + ", not by seqtorch-textgen");
+  po::options_description everything;
+  everything.add(model_options(f.c)).add(f.model_extra()).add(f.data_options());
+  store_config_beneath(info.config, ckpt.string(), everything, parsed.values);
+  const auto stored = st::textgen::vocabulary_of_checkpoint(ckpt);  // sizes the model
+  st::textgen::CharModel model(f.model(stored.size()), stored);
+  st::train::load_checkpoint(ckpt, "textgen", *model, nullptr, false);
+  model->to(device);
+  model->eval();
+  const auto vocab = model->vocabulary();
+
+  if (parsed.command == "evaluate") {
+    const std::string path = f.text_path();
+    int64_t unknown = 0;
+    auto ids = st::textgen::encode_text(vocab, st::textgen::read_text_file(path), path, &unknown);
+    const auto s = st::textgen::score_text(model, ids, 16, 256, device);
+    if (unknown > 0) std::cerr << kProgram << ": " << unknown << " symbols of " << path << " are not in the vocabulary (scored as unknown)\n";
+    report_metrics(f.checkpoint.empty() ? out : std::filesystem::path(),
+                   {{"bits_per_char", s.bits_per_char}, {"perplexity", s.perplexity}, {"symbols", static_cast<double>(s.symbols)}});
+    return 0;
+  }
+  if (parsed.command == "sample") {
+    if (f.length < 0) throw UsageError("--length: expected >= 0, got " + std::to_string(f.length));
+    st::decode::check({f.temperature, f.top_k, f.top_p});
+    int64_t unknown = 0;
+    auto prime = st::textgen::encode_text(vocab, f.prime, "--prime", &unknown);
+    if (prime.numel() == 0) throw UsageError("--prime: expected at least one symbol");
+    if (unknown > 0) std::cerr << kProgram << ": warning: " << unknown << " symbol(s) of --prime are not in the vocabulary; read as the unknown symbol\n";
+    std::cout << f.prime << std::flush;
+    st::textgen::CharStepModel step(model);
+    std::vector<int64_t> p(prime.data_ptr<int64_t>(), prime.data_ptr<int64_t>() + prime.numel());
+    st::decode::generate(step, p, f.length, {f.temperature, f.top_k, f.top_p}, f.c.seed,
+                         [&](int64_t t) { std::cout << vocab.decode({t}) << std::flush; });
+    std::cout << std::endl;
+    return 0;
+  }
+  if (f.output.empty()) throw UsageError("export: --output FILE.pt is required");
+  model->to(torch::kCPU);
+  st::exporting::export_char_model(model, f.output);
+  if (!f.c.quiet) std::cerr << kProgram << ": wrote " << f.output << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main(kProgram, [&] { return run(argc, argv); });
+}

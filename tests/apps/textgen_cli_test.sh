@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# seqtorch-textgen end to end: bad input exits 1 or 2 with one line on stderr; a good run of every
+# command; determinism of sample; the export checked from Python when its torch is present.
+# usage: textgen_cli_test.sh PATH/seqtorch-textgen PATH/seqtorch-forecast PATH/scripts/check_export.py
+set -u
+bin=$1 forecast=$2 check_export=${3:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0; passed=0
+
+expect() {  # expect CODE PATTERN -- command...
+  local code=$1 pattern=$2; shift 3
+  local err rc lines
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  lines=$(printf '%s' "$err" | grep -c '')
+  if [ "$rc" != "$code" ] || [ "$lines" != 1 ] || ! printf '%s' "$err" | grep -qF -- "$pattern"; then
+    echo "FAIL: $* -> exit $rc, $lines line(s): $err (wanted exit $code and '$pattern')"
+    failures=$((failures + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}
+
+: > "$tmp/empty.txt"
+printf 'tiny text' > "$tmp/short.txt"
+printf 'good text \xC3( broken' > "$tmp/bad.txt"
+for i in $(seq 1 80); do echo "the cat sat on the mat. the dog sat on the log. café $i"; done > "$tmp/good.txt"
+small=(--out "$tmp/run" --quiet --epochs 2 --hidden-size 32 --num-layers 1 --batch-size 8 --seq-len 32 --embedding-size 16)
+
+expect 1 "empty.txt: the file is empty" -- "$bin" train --text "$tmp/empty.txt" "${small[@]}"
+expect 1 "fewer than one batch of sequences" -- "$bin" train --text "$tmp/short.txt" "${small[@]}"
+expect 1 "bad.txt: invalid UTF-8 at byte offset 10" -- "$bin" train --text "$tmp/bad.txt" "${small[@]}"
+expect 2 "unknown option --temprature for 'seqtorch-textgen sample'; did you mean --temperature?" -- "$bin" sample --temprature 1
+
+if "$bin" train --text "$tmp/good.txt" "${small[@]}" > "$tmp/train.json" && grep -q '"bits_per_char"' "$tmp/train.json"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: train"; cat "$tmp/train.json"; failures=$((failures + 1))
+fi
+expect 1 "temperature: expected >= 0 (0 = greedy), got -1" -- "$bin" sample --out "$tmp/run" --temperature -1
+expect 1 "top-p: expected in (0, 1], got 1.5" -- "$bin" sample --out "$tmp/run" --top-p 1.5
+expect 2 "--length: expected >= 0, got -5" -- "$bin" sample --out "$tmp/run" --length -5
+# A prime with unseen symbols: a warning (one line), then generation as usual.
+expect 0 "warning: 1 symbol(s) of --prime are not in the vocabulary" -- "$bin" sample --out "$tmp/run" --prime "Zthe" --length 5
+# The same seed, the same text; evaluate's final JSON.
+a=$("$bin" sample --out "$tmp/run" --prime "the " --length 60 --seed 4 --temperature 0.9 --top-k 5)
+b=$("$bin" sample --out "$tmp/run" --prime "the " --length 60 --seed 4 --temperature 0.9 --top-k 5)
+if [ "$a" = "$b" ] && [ "${#a}" -ge 60 ]; then passed=$((passed + 1)); else echo "FAIL: sample is not repeatable"; failures=$((failures + 1)); fi
+if "$bin" evaluate --out "$tmp/run" --text "$tmp/good.txt" | tail -1 | grep -q '"bits_per_char".*"perplexity".*"symbols"'; then
+  passed=$((passed + 1)); else echo "FAIL: evaluate"; failures=$((failures + 1)); fi
+# A checkpoint of another app.
+"$forecast" train --out "$tmp/frun" --quiet --epochs 1 --hidden-size 4 --window 12 --horizon 3 > /dev/null
+expect 1 "written by seqtorch-forecast, not by seqtorch-textgen" -- "$bin" sample --checkpoint "$tmp/frun/checkpoints/best.pt"
+expect 1 "written by seqtorch-textgen, not by seqtorch-forecast" -- "$forecast" predict --checkpoint "$tmp/run/checkpoints/best.pt"
+if [ -n "$check_export" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  if /usr/bin/python3 "$check_export" textgen --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
+       --prime "the " --workdir "$tmp/check" > "$tmp/check.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL: check_export.py textgen:"; cat "$tmp/check.log"; failures=$((failures + 1))
+  fi
+fi
+echo "$passed passed, $failures failed"
+[ "$failures" = 0 ]
