@@ -2,7 +2,8 @@
 # Installs what is missing, builds (scripts/setup.sh), then runs the main jobs:
 #  1. the core demonstration: the seed note's Elman RNN and an LSTM learn a memory task;
 #  2. seqtorch-forecast on its built-in series: train, evaluate (backtest against the naive
-#     baselines), predict the next day, export to TorchScript and check the export from Python.
+#     baselines), predict the next day, export to TorchScript and check the export from Python;
+#  3. seqtorch-textgen on the King James Bible for 60 seconds: train, sample, export, check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -28,3 +29,12 @@ echo "== seqtorch-forecast export, checked from Python"
 "$bin/seqtorch-forecast" export --out "$run" --output "$run/forecast.pt"
 /usr/bin/python3 scripts/check_export.py forecast --bin "$bin/seqtorch-forecast" \
   --checkpoint "$run/checkpoints/best.pt" --workdir "$run/export-check"
+
+trun=${SEQTORCH_DEMO_TEXTGEN_RUN:-runs/demo-textgen}
+echo "== seqtorch-textgen train (models/textgen-small.cfg: 60 s on the King James Bible, run folder $trun)"
+"$bin/seqtorch-textgen" train --config models/textgen-small.cfg --out "$trun"
+echo "== seqtorch-textgen sample (temperature 0.8, top-k 20)"
+"$bin/seqtorch-textgen" sample --out "$trun" --prime "And God said" --length 300 --temperature 0.8 --top-k 20 --seed 1
+echo "== seqtorch-textgen export, checked from Python"
+/usr/bin/python3 scripts/check_export.py textgen --bin "$bin/seqtorch-textgen" \
+  --checkpoint "$trun/checkpoints/best.pt" --workdir "$trun/export-check"
