@@ -9,13 +9,15 @@ forecast: writes a CSV with the columns the checkpoint's model reads (numbers of
 archive with torch.jit.load and compares forward(last window) with predict's numbers (relative
 difference < 1e-5); also checks that batched and other-length windows run and keep shapes.
 textgen: exports the checkpoint, then checks that greedy generate() inside TorchScript gives the
-same text as `seqtorch-textgen sample --temperature 0`, that forward(tokens, state) run in two
-pieces equals one run, and that sampling with a seed repeats.
+same text as `seqtorch-textgen sample --temperature 0`, that the bits per character computed from
+the archive's logits equal `seqtorch-textgen evaluate` on the same text, that forward(tokens,
+state) run in two pieces equals one run, and that sampling with a seed repeats.
 Exits 0 when every check holds, 1 otherwise.
 """
 import argparse
 import csv
 import io
+import json
 import math
 import os
 import subprocess
@@ -109,6 +111,25 @@ def check_textgen(args):
         diff = (torch.cat([first, rest]) - whole).abs().max().item()
     if not diff < 1e-5:
         return fail(f"forward in two pieces differs from one run by {diff}")
+    # Logits: bits per character of a text from the archive's forward, against `evaluate`.
+    text_path = os.path.join(work, "text.txt")
+    with open(text_path, "w", encoding="utf-8") as f:
+        f.write(sample)
+    ev = subprocess.run([args.bin, "evaluate", "--checkpoint", args.checkpoint, "--text", text_path,
+                         "--quiet"], check=True, capture_output=True).stdout.decode().strip().splitlines()[-1]
+    expected_bpc = json.loads(ev)["bits_per_char"]
+    ids = torch.tensor(m.encode(sample), dtype=torch.long)
+    if ids.numel() >= 512:
+        return fail("the check text is too long for a single stream")
+    with torch.no_grad():
+        logits, _ = m(ids[:-1].unsqueeze(1), [])
+        nll = torch.nn.functional.cross_entropy(logits[:, 0].double(), ids[1:], reduction="sum").item()
+    bpc = nll / (ids.numel() - 1) / math.log(2)
+    rel = abs(bpc - expected_bpc) / expected_bpc
+    print(f"textgen export: bits per character from Python {bpc:.6f}, from evaluate {expected_bpc:.6f} "
+          f"(relative difference {rel:.1e})")
+    if not rel < 1e-5:
+        return fail(f"bits per character differ: relative difference {rel}")
     if m.generate(prime, 50, 0.9, 7) != m.generate(prime, 50, 0.9, 7):
         return fail("sampling with the same seed did not repeat")
     print(f"textgen export: OK (state carried across calls: max difference {diff:.1e}; torch {torch.__version__})")
