@@ -4,22 +4,7 @@
 # usage: textgen_cli_test.sh PATH/seqtorch-textgen PATH/seqtorch-forecast PATH/scripts/check_export.py
 set -u
 bin=$1 forecast=$2 check_export=${3:-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0; passed=0
-
-expect() {  # expect CODE PATTERN -- command...
-  local code=$1 pattern=$2; shift 3
-  local err rc lines
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  lines=$(printf '%s' "$err" | grep -c '')
-  if [ "$rc" != "$code" ] || [ "$lines" != 1 ] || ! printf '%s' "$err" | grep -qF -- "$pattern"; then
-    echo "FAIL: $* -> exit $rc, $lines line(s): $err (wanted exit $code and '$pattern')"
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+source "$(dirname "$0")/cli_expect.sh"
 
 : > "$tmp/empty.txt"
 printf 'tiny text' > "$tmp/short.txt"

@@ -1,0 +1,144 @@
+// seqtorch-bench: times one workload of issue 6's benchmark with seqtorch and prints one JSON line.
+//   seqtorch-bench WORKLOAD THREADS [SECONDS]
+// WORKLOAD: sgemm | W1 | W2 | W3-2x512 | W3-1x128 | W4-lstm512 | W4-lstm1024 | W4-lstm256 | W4-gru512
+// scripts/bench/peer_pytorch.py times the same workloads in PyTorch-Python; scripts/bench/run.py
+// interleaves the two and prints the table. FLOP counts follow DeepBench: an LSTM layer costs
+// 8H(I+H) per token forward, the same again for each backward pass (24H(I+H) in training), a GRU
+// 6H(I+H) (18H(I+H)), the output layer 2HV (6HV).
+#include <seqtorch/decode/decoding.h>
+#include <seqtorch/nn/gradients.h>
+#include <seqtorch/textgen/char_model.h>
+#include <seqtorch/train/optimizer.h>
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+namespace st = seqtorch;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Best seconds per call of `fn` over repetitions filling about `budget` seconds (after one warm-up).
+double best_time(const std::function<void()>& fn, double budget) {
+  fn();
+  double best = 1e300, spent = 0;
+  int reps = 0;
+  while (reps < 3 || (spent < budget && reps < 1000)) {
+    auto t0 = Clock::now();
+    fn();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::min(best, s);
+    spent += s;
+    ++reps;
+  }
+  return best;
+}
+
+st::data::Vocabulary vocab96() {
+  std::vector<int32_t> syms;
+  for (int32_t c = 32; c < 32 + 95; ++c) syms.push_back(c);  // 95 symbols + unknown = 96
+  return st::data::Vocabulary::build(syms, st::data::Vocabulary::Unit::codepoint);
+}
+
+void print(const std::string& w, int threads, const char* unit, double value, double gflops) {
+  std::printf("{\"workload\":\"%s\",\"threads\":%d,\"impl\":\"seqtorch\",\"unit\":\"%s\",\"value\":%.6g,\"gflops\":%.6g}\n",
+              w.c_str(), threads, unit, value, gflops);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: seqtorch-bench WORKLOAD THREADS [SECONDS]\n");
+    return 2;
+  }
+  const std::string w = argv[1];
+  const int threads = std::stoi(argv[2]);
+  const double budget = argc > 3 ? std::stod(argv[3]) : 3.0;
+  torch::set_num_threads(threads);
+  torch::manual_seed(0);
+  try {
+    if (w == "sgemm") {
+      auto a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
+      const double s = best_time([&] { torch::mm(a, b); }, budget);
+      print(w, threads, "GFLOP/s", 2.0 * 2048 * 2048 * 2048 / s / 1e9, 2.0 * 2048 * 2048 * 2048 / s / 1e9);
+      return 0;
+    }
+    if (w == "W1" || w == "W2") {
+      const bool big = w == "W1";
+      const int64_t H = big ? 512 : 128, L = big ? 2 : 1, B = big ? 32 : 16, T = 100, E = 64, V = 96;
+      auto vocab = vocab96();
+      st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
+      st::train::OptimizerOptions oo;
+      auto opt = st::train::make_optimizer(m->parameters(), oo);
+      auto x = torch::randint(V, {T, B}, torch::kLong), y = torch::randint(V, {T, B}, torch::kLong);
+      const double s = best_time([&] {
+        opt->zero_grad();
+        auto out = m->forward(x);
+        torch::nn::functional::cross_entropy(out.logits.reshape({-1, V}), y.reshape({-1})).backward();
+        st::nn::clip_grad_norm_(m->parameters(), 1.0);
+        opt->step();
+      }, budget);
+      double flops = 6.0 * H * V;
+      for (int64_t l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? E : H) + H);
+      const double tps = B * T / s;
+      print(w, threads, "tokens/s", tps, tps * flops / 1e9);
+      return 0;
+    }
+    if (w == "W3-2x512" || w == "W3-1x128") {
+      const bool big = w == "W3-2x512";
+      const int64_t H = big ? 512 : 128, L = big ? 2 : 1, E = 64, V = 96, N = 200;
+      auto vocab = vocab96();
+      st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
+      m->eval();
+      st::textgen::CharStepModel step(m);
+      const double s = best_time([&] { st::decode::generate(step, {1, 2, 3}, N, {1.0, 0, 1.0}, 7); }, budget);
+      double flops = 2.0 * H * V;
+      for (int64_t l = 0; l < L; ++l) flops += 8.0 * H * ((l == 0 ? E : H) + H);
+      const double us = s / N * 1e6;
+      print(w, threads, "us/token", us, flops / (us * 1e3));
+      return 0;
+    }
+    if (w.rfind("W4-", 0) == 0) {
+      // DeepBench layers (input size = H): forward, backward-data and backward-weights timed apart.
+      const bool gru = w == "W4-gru512";
+      const int64_t H = w == "W4-lstm1024" ? 1024 : w == "W4-lstm256" ? 256 : 512;
+      const int64_t N = w == "W4-lstm256" ? 16 : gru ? 32 : 64;
+      const int64_t T = w == "W4-lstm256" ? 150 : gru ? 1 : 25;
+      st::nn::Recurrent layer(st::nn::RecurrentOptions(H, H).cell(gru ? st::nn::CellKind::gru : st::nn::CellKind::lstm));
+      auto x = torch::randn({T, N, H});
+      auto weights = layer->parameters();
+      const double flops = (gru ? 6.0 : 8.0) * H * (2 * H) * N * T;
+      auto set = [&](bool data, bool params) {
+        x.requires_grad_(data);
+        for (auto& p : weights) p.requires_grad_(params);
+      };
+      set(true, true);
+      const double fwd = best_time([&] { layer->forward(x); }, budget / 3);
+      set(true, false);
+      auto out = layer->forward(x).output;
+      auto gy = torch::randn_like(out);
+      const double bwd_data = best_time([&] {
+        torch::autograd::grad({out}, {x}, {gy}, /*retain_graph=*/true);
+      }, budget / 3);
+      set(false, true);
+      out = layer->forward(x).output;
+      const double bwd_weights = best_time([&] {
+        torch::autograd::grad({out}, weights, {gy}, /*retain_graph=*/true);
+      }, budget / 3);
+      print(w + "-fwd", threads, "ms", fwd * 1e3, flops / fwd / 1e9);
+      print(w + "-bwd-data", threads, "ms", bwd_data * 1e3, flops / bwd_data / 1e9);
+      print(w + "-bwd-weights", threads, "ms", bwd_weights * 1e3, flops / bwd_weights / 1e9);
+      return 0;
+    }
+    std::fprintf(stderr, "seqtorch-bench: unknown workload '%s'\n", w.c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "seqtorch-bench: %s\n", e.what());
+    return 1;
+  }
+}
