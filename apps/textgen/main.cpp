@@ -3,6 +3,7 @@
 
 #include <seqtorch/export/textgen_export.h>
 #include <seqtorch/textgen/corpus.h>
+#include <seqtorch/textgen/fast_generator.h>
 #include <seqtorch/textgen/stream_task.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/device.h>
@@ -150,10 +151,15 @@ int run(int argc, char** argv) {
     if (prime.numel() == 0) throw UsageError("--prime: expected at least one symbol");
     if (unknown > 0) std::cerr << kProgram << ": warning: " << unknown << " symbol(s) of --prime are not in the vocabulary; read as the unknown symbol\n";
     std::cout << f.prime << std::flush;
-    st::textgen::CharStepModel step(model);
     std::vector<int64_t> p(prime.data_ptr<int64_t>(), prime.data_ptr<int64_t>() + prime.numel());
-    st::decode::generate(step, p, f.length, {f.temperature, f.top_k, f.top_p}, f.c.seed,
-                         [&](int64_t t) { std::cout << vocab.decode({t}) << std::flush; });
+    const st::decode::SamplingOptions so{f.temperature, f.top_k, f.top_p};
+    auto print = [&](int64_t t) { std::cout << vocab.decode({t}) << std::flush; };
+    if (st::textgen::FastGenerator::supports(model)) {  // the batch-1 fast path: the same tokens
+      st::textgen::FastGenerator(model).generate(p, f.length, so, f.c.seed, print);
+    } else {
+      st::textgen::CharStepModel step(model);
+      st::decode::generate(step, p, f.length, so, f.c.seed, print);
+    }
     std::cout << std::endl;
     return 0;
   }
