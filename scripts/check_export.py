@@ -37,15 +37,22 @@ def fail(msg):
     return 1
 
 
-def check_forecast(args):
+def export_and_load(args):
+    """Exports args.checkpoint with args.bin into the work folder; returns (folder, archive)."""
     import torch
 
     work = args.workdir or tempfile.mkdtemp(prefix="seqtorch-check-")
     os.makedirs(work, exist_ok=True)
-    model_path = os.path.join(work, "model.pt")
+    model_path = os.path.join(work, f"{args.task}.pt")
     subprocess.run([args.bin, "export", "--checkpoint", args.checkpoint, "--output", model_path,
                     "--quiet"], check=True)
-    m = torch.jit.load(model_path)
+    return work, torch.jit.load(model_path)
+
+
+def check_forecast(args):
+    import torch
+
+    work, m = export_and_load(args)
     names, L, H, C = list(m.names), int(m.window), int(m.horizon), int(m.targets)
     # A series of our own: a daily-like wave plus a slow drift, one column per name.
     n = L + 50
@@ -89,12 +96,7 @@ def check_forecast(args):
 def check_textgen(args):
     import torch
 
-    work = args.workdir or tempfile.mkdtemp(prefix="seqtorch-check-")
-    os.makedirs(work, exist_ok=True)
-    model_path = os.path.join(work, "textgen.pt")
-    subprocess.run([args.bin, "export", "--checkpoint", args.checkpoint, "--output", model_path,
-                    "--quiet"], check=True)
-    m = torch.jit.load(model_path)
+    work, m = export_and_load(args)
     prime, length = args.prime, 120
     sample = subprocess.run([args.bin, "sample", "--checkpoint", args.checkpoint, "--prime", prime,
                              "--length", str(length), "--temperature", "0", "--quiet"],
