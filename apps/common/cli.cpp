@@ -1,6 +1,7 @@
 #include "common/cli.h"
 
 #include <seqtorch/nn/cells.h>
+#include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/json.h>
@@ -197,6 +198,18 @@ void store_config_beneath(const std::string& text, const std::string& origin,
   } catch (const po::error& e) {
     throw UsageError(origin + ": " + e.what());
   }
+}
+
+std::filesystem::path checkpoint_beneath(const CommonOptions& c, const std::string& checkpoint,
+                                         const std::string& app,
+                                         const po::options_description& options,
+                                         po::variables_map& values) {
+  const std::filesystem::path path = checkpoint.empty()
+                                         ? std::filesystem::path(c.out) / "checkpoints" / "best.pt"
+                                         : std::filesystem::path(checkpoint);
+  const auto info = train::read_checkpoint_info(path, app);
+  store_config_beneath(info.config, path.string(), options, values);
+  return path;
 }
 
 std::string help_text(const std::string& program, const std::vector<Command>& commands,

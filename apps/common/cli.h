@@ -96,6 +96,14 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
 void store_config_beneath(const std::string& text, const std::string& origin,
                           const po::options_description& options, po::variables_map& values);
 
+/// For commands that read a trained model: the checkpoint (`checkpoint`, or
+/// OUT/checkpoints/best.pt), checked to come from `app`, with its stored configuration put
+/// beneath the command line (so model and data settings come from the run that made it).
+std::filesystem::path checkpoint_beneath(const CommonOptions& c, const std::string& checkpoint,
+                                         const std::string& app,
+                                         const po::options_description& options,
+                                         po::variables_map& values);
+
 /// The program's help (no command) or one command's help.
 std::string help_text(const std::string& program, const std::vector<Command>& commands,
                       const std::string& command);

@@ -142,15 +142,11 @@ int run(int argc, char** argv) {
 
   // evaluate, predict, export: the model and data settings come from the checkpoint's
   // configuration, beneath the command line.
-  const std::filesystem::path ckpt = f.checkpoint.empty() ? out / "checkpoints" / "best.pt" : std::filesystem::path(f.checkpoint);
-  const auto info = st::train::read_checkpoint_info(ckpt);
-  if (info.app != "forecast")
-    throw std::runtime_error("checkpoint " + ckpt.string() + ": written by seqtorch-" + info.app + ", not by seqtorch-forecast");
   po::options_description model_desc;
   model_desc.add(model_options(f.c)).add(f.model_extra());
   po::options_description everything;
   everything.add(command.options).add(model_desc);
-  store_config_beneath(info.config, ckpt.string(), everything, parsed.values);
+  const auto ckpt = checkpoint_beneath(f.c, f.checkpoint, "forecast", everything, parsed.values);
   const auto series = st::forecast::load_series(f.series());
   st::forecast::Forecaster model(f.model(series.targets, series.values.size(1) - series.targets));
   st::train::load_checkpoint(ckpt, "forecast", *model, nullptr, false);

@@ -9,7 +9,6 @@
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/stop_signal.h>
 
-#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -119,13 +118,9 @@ int run(int argc, char** argv) {
   }
 
   // evaluate, sample, export: the model comes from the checkpoint's configuration.
-  const std::filesystem::path ckpt = f.checkpoint.empty() ? out / "checkpoints" / "best.pt" : std::filesystem::path(f.checkpoint);
-  const auto info = st::train::read_checkpoint_info(ckpt);
-  if (info.app != "textgen")
-    throw std::runtime_error("checkpoint " + ckpt.string() + ": written by seqtorch-" + info.app + ", not by seqtorch-textgen");
   po::options_description everything;
   everything.add(model_options(f.c)).add(f.model_extra()).add(f.data_options());
-  store_config_beneath(info.config, ckpt.string(), everything, parsed.values);
+  const auto ckpt = checkpoint_beneath(f.c, f.checkpoint, "textgen", everything, parsed.values);
   const auto stored = st::textgen::vocabulary_of_checkpoint(ckpt);  // sizes the model
   st::textgen::CharModel model(f.model(stored.size()), stored);
   st::train::load_checkpoint(ckpt, "textgen", *model, nullptr, false);

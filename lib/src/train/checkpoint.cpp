@@ -88,7 +88,8 @@ void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& in
 }
 
 namespace {
-CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::filesystem::path& path) {
+CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::filesystem::path& path,
+                         const std::string& expected_app) {
   CheckpointInfo info;
   info.app = read_string(archive, "app", path);
   info.config = read_string(archive, "config", path);
@@ -105,22 +106,23 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::fil
   info.best_metric = best.item<double>();
   auto s = schedule.to(torch::kDouble).contiguous();
   info.schedule_state.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+  if (!expected_app.empty() && info.app != expected_app)
+    fail(path, "written by seqtorch-" + info.app + ", not by seqtorch-" + expected_app);
   return info;
 }
 }  // namespace
 
-CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path,
+                                    const std::string& expected_app) {
   auto archive = open_archive(path);
-  return read_info(archive, path);
+  return read_info(archive, path, expected_app);
 }
 
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, const std::string& expected_app,
                                torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                bool restore_rng) {
   auto archive = open_archive(path);
-  CheckpointInfo info = read_info(archive, path);
-  if (!expected_app.empty() && info.app != expected_app)
-    fail(path, "written by seqtorch-" + info.app + ", not by seqtorch-" + expected_app);
+  CheckpointInfo info = read_info(archive, path, expected_app);
   torch::serialize::InputArchive model_archive;
   if (!archive.try_read("model", model_archive)) fail(path, "has no model");
   // Check every tensor before changing any, so a mismatch leaves the model as it was.

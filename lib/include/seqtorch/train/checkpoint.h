@@ -37,7 +37,9 @@ void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& in
                      const torch::nn::Module& model, const torch::optim::Optimizer* optimizer);
 
 /// Reads only the information part (to learn the app and configuration before building the model).
-CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
+/// `expected_app` non-empty: fails unless that app wrote it.
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path,
+                                    const std::string& expected_app = "");
 
 /// Loads `path` into `model` (and `optimizer` if non-null; restores the CPU generator state too
 /// when restore_rng). `expected_app` empty accepts any app. Validates everything first.
