@@ -159,7 +159,8 @@ Run run_torch(const Case& k, const Inputs& in, const Recurrent& ours) {
   return ::testing::AssertionSuccess();
 }
 
-// Over the grid: reference == torch.nn, fused == torch.nn, reference == fused.
+// Over the grid: reference == torch.nn, fused == torch.nn, reference == fused, and on the CPU
+// kernel == torch.nn and reference == kernel.
 void check_parity(CellKind cell, Nonlinearity nl, torch::Dtype dtype, torch::Device device) {
   const double tol = parity_tolerance(dtype);
   for (const auto& k : grid(cell, nl)) {
@@ -177,6 +178,14 @@ void check_parity(CellKind cell, Nonlinearity nl, torch::Dtype dtype, torch::Dev
     EXPECT_TRUE(same_run(r_ref, r_torch, tol)) << "reference vs torch.nn";
     EXPECT_TRUE(same_run(r_fused, r_torch, tol)) << "fused vs torch.nn";
     EXPECT_TRUE(same_run(r_ref, r_fused, tol)) << "reference vs fused";
+    if (device.is_cpu()) {
+      Recurrent kernel(k.options(Implementation::kernel));
+      kernel->to(device, dtype);
+      test::copy_parameters(*ref, *kernel);
+      const Run r_kernel = run_ours(kernel, k, in);
+      EXPECT_TRUE(same_run(r_kernel, r_torch, tol)) << "kernel vs torch.nn";
+      EXPECT_TRUE(same_run(r_ref, r_kernel, tol)) << "reference vs kernel";
+    }
   }
 }
 
@@ -272,6 +281,10 @@ TEST(RecurrentLengths, FusedEqualsEachSequenceAlone) {
   for (auto dtype : {torch::kDouble, torch::kFloat})
     check_lengths(Implementation::fused, dtype, torch::kCPU);
 }
+TEST(RecurrentLengths, KernelEqualsEachSequenceAlone) {
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    check_lengths(Implementation::kernel, dtype, torch::kCPU);
+}
 TEST(RecurrentLengthsCuda, FusedEqualsEachSequenceAlone) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   at::globalContext().setAllowTF32CuDNN(false);
@@ -282,25 +295,89 @@ TEST(RecurrentLengthsCuda, FusedEqualsEachSequenceAlone) {
   }
 }
 
-TEST(RecurrentLengths, ReferenceEqualsFusedWithLengthsAndGradients) {
+TEST(RecurrentLengths, ReferenceEqualsFusedAndKernelWithLengthsAndGradients) {
   const auto lengths = torch::tensor({2, 5, 5, 1}, torch::kLong);
-  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru}) {
-    Case k{cell, Nonlinearity::tanh, 2, true, false, false, 3};
-    SCOPED_TRACE(k.name());
-    torch::manual_seed(11);
-    Recurrent ref(k.options(Implementation::reference)), fused(k.options(Implementation::fused));
-    ref->to(torch::kDouble);
-    fused->to(torch::kDouble);
-    test::copy_parameters(*ref, *fused);
-    auto x = torch::randn({5, 4, kI}, torch::kDouble);
-    for (Recurrent* m : {&ref, &fused}) {
-      auto out = (*m)->forward(x, {}, lengths);
-      (out.output.pow(2).sum() + out.state.h.sum()).backward();
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+    for (Nonlinearity nl : {Nonlinearity::tanh, Nonlinearity::relu}) {
+      if (cell != CellKind::rnn && nl == Nonlinearity::relu) continue;
+      Case k{cell, nl, 2, true, false, false, 3};
+      SCOPED_TRACE(k.name());
+      torch::manual_seed(11);
+      Recurrent ref(k.options(Implementation::reference)), fused(k.options(Implementation::fused)),
+          kernel(k.options(Implementation::kernel));
+      for (Recurrent* m : {&ref, &fused, &kernel}) (*m)->to(torch::kDouble);
+      test::copy_parameters(*ref, *fused);
+      test::copy_parameters(*ref, *kernel);
+      auto x = torch::randn({5, 4, kI}, torch::kDouble);
+      for (Recurrent* m : {&ref, &fused, &kernel}) {
+        auto out = (*m)->forward(x, {}, lengths);
+        (out.output.pow(2).sum() + out.state.h.sum()).backward();
+      }
+      for (const auto& p : ref->named_parameters()) {
+        EXPECT_TRUE(all_close(p.value().grad(), fused->named_parameters()[p.key()].grad(), 1e-10,
+                              "fused grad " + p.key()));
+        EXPECT_TRUE(all_close(p.value().grad(), kernel->named_parameters()[p.key()].grad(), 1e-10,
+                              "kernel grad " + p.key()));
+      }
     }
-    for (const auto& p : ref->named_parameters())
-      EXPECT_TRUE(all_close(p.value().grad(), fused->named_parameters()[p.key()].grad(), 1e-10,
-                            "grad " + p.key()));
+}
+
+// ---- the CPU kernel's own cases -------------------------------------------------------------
+
+// Gradients reach the right inputs whichever outputs the loss uses (an unused output gives the
+// kernel's backward an undefined gradient), without bias, and with an input that needs none.
+TEST(RecurrentKernel, PartialLossesNoBiasAndFrozenInput) {
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+    for (bool bias : {true, false})
+      for (int which : {0, 1, 2}) {
+        SCOPED_TRACE(to_string(cell) + " bias=" + std::to_string(bias) + " loss=" +
+                     std::to_string(which));
+        torch::manual_seed(21);
+        auto make = [&](Implementation impl) {
+          Recurrent m(RecurrentOptions(kI, kH).cell(cell).num_layers(2).bias(bias).implementation(impl));
+          m->to(torch::kDouble);
+          return m;
+        };
+        Recurrent ref = make(Implementation::reference), kernel = make(Implementation::kernel);
+        test::copy_parameters(*ref, *kernel);
+        auto x = torch::randn({6, 3, kI}, torch::kDouble);  // needs no gradient
+        for (Recurrent* m : {&ref, &kernel}) {
+          auto out = (*m)->forward(x);
+          torch::Tensor loss = which == 0   ? out.output.sin().sum()
+                               : which == 1 ? out.state.h.pow(2).sum()
+                               : (cell == CellKind::lstm ? out.state.c : out.state.h).sum();
+          loss.backward();
+        }
+        for (const auto& p : ref->named_parameters())
+          EXPECT_TRUE(all_close(p.value().grad(), kernel->named_parameters()[p.key()].grad(),
+                                1e-10, "grad " + p.key()));
+      }
+}
+
+// Without grad mode the kernel builds no graph and gives the same numbers.
+TEST(RecurrentKernel, NoGradSameOutputsNoGraph) {
+  torch::manual_seed(22);
+  Recurrent m(RecurrentOptions(kI, kH).num_layers(2).bidirectional(true).implementation(
+      Implementation::kernel));
+  auto x = torch::randn({7, 2, kI});
+  auto with_graph = m->forward(x);
+  EXPECT_TRUE(with_graph.output.requires_grad());
+  torch::NoGradGuard no_grad;
+  auto without = m->forward(x);
+  EXPECT_FALSE(without.output.requires_grad());
+  EXPECT_TRUE(torch::equal(with_graph.output, without.output));
+  EXPECT_TRUE(torch::equal(with_graph.state.c, without.state.c));
+}
+
+// The kernel's backward checks that the weights were not changed in place after the forward.
+TEST(RecurrentKernel, InPlaceWeightChangeBeforeBackwardIsCaught) {
+  Recurrent m(RecurrentOptions(kI, kH).implementation(Implementation::kernel));
+  auto out = m->forward(torch::randn({4, 2, kI}));
+  {
+    torch::NoGradGuard no_grad;
+    m->named_parameters()["weight_hh_l0"].add_(1.0);
   }
+  EXPECT_TRUE(test::throws_with([&] { out.output.sum().backward(); }, {"modified by an inplace"}));
 }
 
 // ---- options, initialisation, dropout, save/load --------------------------------------
@@ -351,7 +428,7 @@ TEST(Recurrent, OrthogonalInitAndForgetBias) {
 TEST(Recurrent, DropoutOnlyBetweenLayersAndOnlyInTraining) {
   torch::manual_seed(3);
   auto x = torch::randn({6, 2, kI});
-  for (auto impl : {Implementation::reference, Implementation::fused}) {
+  for (auto impl : {Implementation::reference, Implementation::fused, Implementation::kernel}) {
     Recurrent m(RecurrentOptions(kI, kH).num_layers(2).dropout(0.5).implementation(impl));
     m->eval();
     auto a = m->forward(x).output, b = m->forward(x).output;
@@ -383,9 +460,19 @@ TEST(Recurrent, SaveLoadGivesIdenticalOutputs) {
   EXPECT_TRUE(torch::equal(ya.state.c, yb.state.c));
 }
 
-TEST(Recurrent, AutomaticResolvesToFused) {
+TEST(Recurrent, AutomaticResolvesToKernelOnCpuFusedElsewhere) {
   Recurrent m(RecurrentOptions(kI, kH));
+  EXPECT_EQ(m->resolved_implementation(torch::kCPU), Implementation::kernel);
+  m->to(torch::kDouble);
+  EXPECT_EQ(m->resolved_implementation(torch::kCPU), Implementation::kernel);
+  EXPECT_EQ(m->resolved_implementation(torch::Device(torch::kCUDA, 0)), Implementation::fused);
+  m->to(torch::kBFloat16);
   EXPECT_EQ(m->resolved_implementation(torch::kCPU), Implementation::fused);
+  Recurrent k(RecurrentOptions(kI, kH).implementation(Implementation::kernel));
+  k->to(torch::kBFloat16);
+  EXPECT_TRUE(test::throws_with([&] { k->forward(torch::randn({3, 2, kI}, torch::kBFloat16)); },
+                                {"kernel", "float32/float64", "BFloat16"}));
+  EXPECT_EQ(parse_implementation("kernel"), Implementation::kernel);
   EXPECT_EQ(parse_implementation("reference"), Implementation::reference);
   EXPECT_TRUE(test::throws_with([] { parse_implementation("fast"); }, {"implementation", "fast"}));
 }
@@ -401,7 +488,7 @@ TEST(Recurrent, FusedRecordsNoStepsReferenceDoes) {
 // ---- bad input ---------------------------------------------------------------------------
 
 TEST(RecurrentErrors, NameExpectedAndActual) {
-  for (auto impl : {Implementation::reference, Implementation::fused}) {
+  for (auto impl : {Implementation::reference, Implementation::fused, Implementation::kernel}) {
     Recurrent m(RecurrentOptions(kI, kH).num_layers(2).implementation(impl));
     auto x = torch::randn({5, 3, kI});
     EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({5, 3, 7})); },

@@ -1,5 +1,6 @@
 #include <seqtorch/nn/recurrent.h>
 #include <seqtorch/nn/init.h>
+#include <seqtorch/nn/cpu_kernel.h>
 
 #include <torch/torch.h>
 
@@ -12,6 +13,7 @@ std::string to_string(Implementation implementation) {
     case Implementation::automatic: return "automatic";
     case Implementation::reference: return "reference";
     case Implementation::fused: return "fused";
+    case Implementation::kernel: return "kernel";
   }
   return "?";
 }
@@ -20,7 +22,9 @@ Implementation parse_implementation(const std::string& name) {
   if (name == "automatic" || name == "auto") return Implementation::automatic;
   if (name == "reference") return Implementation::reference;
   if (name == "fused") return Implementation::fused;
-  TORCH_CHECK(false, "implementation: expected automatic, reference or fused, got '", name, "'");
+  if (name == "kernel") return Implementation::kernel;
+  TORCH_CHECK(false, "implementation: expected automatic, reference, fused or kernel, got '", name,
+              "'");
 }
 
 RecurrentImpl::RecurrentImpl(const RecurrentOptions& options_) : options(options_) {
@@ -70,11 +74,11 @@ std::vector<torch::Tensor> RecurrentImpl::layer_parameters(int64_t layer, int64_
   return w;
 }
 
-Implementation RecurrentImpl::resolved_implementation(const torch::Device&) const {
-  // The fast CPU kernel of a later issue slots in here; until then ATen's fused ops are fastest
-  // on every device.
-  return options.implementation() == Implementation::automatic ? Implementation::fused
-                                                               : options.implementation();
+Implementation RecurrentImpl::resolved_implementation(const torch::Device& device) const {
+  if (options.implementation() != Implementation::automatic) return options.implementation();
+  const auto& w = weights_[0][0];
+  return device.is_cpu() && cpu_kernel::supports(w) ? Implementation::kernel
+                                                     : Implementation::fused;
 }
 
 namespace {
@@ -150,9 +154,17 @@ RecurrentOutput RecurrentImpl::forward(const torch::Tensor& input, const Recurre
     TORCH_CHECK(hi <= T, kName, ": lengths: expected every length <= T = ", T, ", got ", hi);
   }
 
-  RecurrentOutput out = resolved_implementation(x.device()) == Implementation::reference
-                            ? forward_reference(x, s0, lengths)
-                            : forward_fused(x, s0, lengths);
+  RecurrentOutput out;
+  switch (resolved_implementation(x.device())) {
+    case Implementation::reference: out = forward_reference(x, s0, lengths); break;
+    case Implementation::kernel:
+      TORCH_CHECK(x.device().is_cpu() && cpu_kernel::supports(w0), kName,
+                  ": implementation kernel runs float32/float64 on the CPU, got ",
+                  x.scalar_type(), " on ", x.device(), " (use automatic, fused or reference)");
+      out = forward_kernel(x, s0, lengths);
+      break;
+    default: out = forward_fused(x, s0, lengths); break;
+  }
   if (o.batch_first()) out.output = out.output.transpose(0, 1);
   return out;
 }
@@ -282,6 +294,38 @@ RecurrentOutput RecurrentImpl::forward_fused(const torch::Tensor& x, const Recur
   std::tie(padded, std::ignore) =
       torch::_pad_packed_sequence(packed_out, batch_sizes, false, 0.0, T);
   out.output = padded.index_select(1, inverse_dev);
+  return out;
+}
+
+RecurrentOutput RecurrentImpl::forward_kernel(const torch::Tensor& x, const RecurrentState& s0,
+                                              const torch::Tensor& lengths) {
+  const auto& o = options;
+  const int64_t L = o.num_layers(), D = num_directions();
+  const bool lstm = o.cell() == CellKind::lstm;
+  const torch::Tensor len =
+      lengths.defined() ? lengths.to(torch::kCPU, torch::kLong).contiguous() : torch::Tensor();
+  std::vector<torch::Tensor> final_h, final_c;
+  torch::Tensor layer_input = x.contiguous();
+  for (int64_t l = 0; l < L; ++l) {
+    std::vector<torch::Tensor> outputs;
+    for (int64_t d = 0; d < D; ++d) {
+      const auto& w = weights_[l * D + d];
+      const cpu_kernel::LayerSpec spec{o.cell(), o.nonlinearity(), d == 1};
+      auto r = cpu_kernel::run_layer(spec, layer_input, s0.h[l * D + d],
+                                     lstm ? s0.c[l * D + d] : torch::Tensor(), w[0], w[1], w[2],
+                                     w[3], len);
+      outputs.push_back(r.output);
+      final_h.push_back(r.h);
+      if (lstm) final_c.push_back(r.c);
+    }
+    layer_input = D == 1 ? outputs[0] : torch::cat(outputs, 2);
+    if (l + 1 < L && o.dropout() > 0)
+      layer_input = torch::dropout(layer_input, o.dropout(), is_training());
+  }
+  RecurrentOutput out;
+  out.output = layer_input;
+  out.state.h = torch::stack(final_h);
+  if (lstm) out.state.c = torch::stack(final_c);
   return out;
 }
 

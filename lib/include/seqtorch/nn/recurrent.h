@@ -21,17 +21,22 @@ namespace seqtorch::nn {
 
 /// How the layer computes. Each gives the same numbers (tested); they differ in speed.
 enum class Implementation {
-  /// Picks the fastest available for the device: today `fused` everywhere.
+  /// Picks the fastest available for the device: `kernel` on the CPU (float32/float64), `fused`
+  /// elsewhere (cuDNN on CUDA).
   automatic,
   /// Explicit per-step cell math mirroring the equations in cells.h; the only one that exposes
   /// the per-step hidden states (RecurrentOutput::steps) for gradient diagnostics.
   reference,
   /// ATen's fused ops (torch::lstm, torch::gru, torch::rnn_tanh, torch::rnn_relu): cuDNN on CUDA.
   fused,
+  /// seqtorch's own CPU kernel (cpu_kernel.h): one GEMM for all input projections, per step one
+  /// GEMM and one pass over the gate math, one autograd node per layer and direction whose
+  /// backward computes the weight gradients as single GEMMs. CPU, float32 and float64 only.
+  kernel,
 };
-/// "automatic", "reference", "fused".
+/// "automatic", "reference", "fused", "kernel".
 std::string to_string(Implementation implementation);
-/// Parses "automatic" | "auto" | "reference" | "fused"; throws naming the valid values otherwise.
+/// Parses "automatic" | "auto" | "reference" | "fused" | "kernel"; throws naming the valid values otherwise.
 Implementation parse_implementation(const std::string& name);
 
 /// Options of the recurrent layer (PyTorch's names where PyTorch has the option).
@@ -103,7 +108,9 @@ class RecurrentImpl : public torch::nn::Module {
   int64_t num_directions() const { return options.bidirectional() ? 2 : 1; }
   /// Width of `output`'s last dimension: D*H.
   int64_t output_size() const { return num_directions() * options.hidden_size(); }
-  /// The implementation `automatic` resolves to for tensors on `device`.
+  /// The implementation that runs for inputs on `device` with the parameters' dtype: the chosen
+  /// one, except that `automatic` resolves to `kernel` where that runs (CPU, float32/float64)
+  /// and to `fused` elsewhere. An explicit `kernel` on other tensors is an error at forward.
   Implementation resolved_implementation(const torch::Device& device) const;
 
   RecurrentOptions options;
@@ -113,6 +120,8 @@ class RecurrentImpl : public torch::nn::Module {
                                     const torch::Tensor& lengths);
   RecurrentOutput forward_fused(const torch::Tensor& x, const RecurrentState& state,
                                 const torch::Tensor& lengths);
+  RecurrentOutput forward_kernel(const torch::Tensor& x, const RecurrentState& state,
+                                 const torch::Tensor& lengths);
 
   // [layer * D + direction] -> {w_ih, w_hh, b_ih, b_hh} (biases undefined without bias).
   std::vector<std::vector<torch::Tensor>> weights_;

@@ -1,0 +1,43 @@
+#pragma once
+// seqtorch's own CPU kernel for one direction of one recurrent layer (RNN tanh/ReLU, LSTM, GRU;
+// float32 and float64). It is what Implementation::kernel runs, and what `automatic` picks on the
+// CPU. The work per layer and direction:
+//   forward : the input projections of all T steps in one GEMM; per step one GEMM h W_hh^T for
+//             all gates and one pass over the gate math (no per-gate tensors, no autograd node
+//             per step); activations kept for the backward pass.
+//   backward: one custom autograd node per layer and direction; per step (in reverse) one pass
+//             computing all gate gradients and one GEMM for dh(t-1); then the input gradient and
+//             the weight gradients as single GEMMs over all T*B rows.
+// Variable lengths: rows with t >= length keep their state and output zero (as `reference`).
+// The backward pass is not itself differentiable (no double backward).
+#include <seqtorch/nn/cells.h>
+
+namespace seqtorch::nn::cpu_kernel {
+
+/// Whether the kernel can run a layer whose parameters are like `weight`: CPU, float32/float64.
+bool supports(const torch::Tensor& weight);
+
+/// Which cell and which way through time.
+struct LayerSpec {
+  CellKind cell = CellKind::lstm;
+  Nonlinearity nonlinearity = Nonlinearity::tanh;
+  /// Backward direction: step T-1 first (each sequence from its own last real step).
+  bool reverse = false;
+};
+
+/// Results of one direction of one layer.
+struct LayerOutput {
+  torch::Tensor output;  // [T, B, H], zero at padded steps
+  torch::Tensor h;       // [B, H] final state
+  torch::Tensor c;       // [B, H] final cell state (LSTM), undefined otherwise
+};
+
+/// Runs one direction of one layer. x [T, B, I]; h0 (and c0 for the LSTM) [B, H]; w_ih [G, I],
+/// w_hh [G, H], b_ih and b_hh [G] or both undefined; lengths: CPU int64 [B] or undefined.
+/// Differentiable in x, h0, c0 and the weights through one autograd node when grad mode is on.
+LayerOutput run_layer(const LayerSpec& spec, const torch::Tensor& x, const torch::Tensor& h0,
+                      const torch::Tensor& c0, const torch::Tensor& w_ih,
+                      const torch::Tensor& w_hh, const torch::Tensor& b_ih,
+                      const torch::Tensor& b_hh, const torch::Tensor& lengths);
+
+}  // namespace seqtorch::nn::cpu_kernel

@@ -1,0 +1,395 @@
+#include <seqtorch/nn/cpu_kernel.h>
+
+#include <torch/torch.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace seqtorch::nn::cpu_kernel {
+
+bool supports(const torch::Tensor& weight) {
+  return weight.defined() && weight.device().is_cpu() && weight.layout() == torch::kStrided &&
+         (weight.scalar_type() == torch::kFloat || weight.scalar_type() == torch::kDouble);
+}
+
+namespace {
+
+using torch::Tensor;
+
+template <typename S>
+inline S sigmoid(S x) {
+  return S(1) / (S(1) + std::exp(-x));
+}
+
+// Activations of the forward pass, kept for the backward pass. The states live in one buffer
+// of T+1 rows: the state before step t is row before(t), the one after it row after(t); the
+// initial state is row 0 (forward direction) or row T (backward direction).
+struct Buffers {
+  Tensor gates;     // [T, B, G]: LSTM i f g o, GRU r z n (after their nonlinearity); RNN unused
+  Tensor states;    // [T+1, B, H]
+  Tensor cells;     // LSTM: [T+1, B, H]
+  Tensor tanh_c;    // LSTM: tanh(c(t)) [T, B, H]
+  Tensor hidden_n;  // GRU: h(t-1) W_hn^T + b_hn [T, B, H]
+};
+
+struct Dims {
+  int64_t T, B, H, G;
+  bool reverse;
+  int64_t before(int64_t t) const { return reverse ? t + 1 : t; }
+  int64_t after(int64_t t) const { return reverse ? t : t + 1; }
+  // Step t of the k-th iteration in processing order.
+  int64_t step(int64_t k) const { return reverse ? T - 1 - k : k; }
+};
+
+// Rows per parallel chunk: enough elements that a thread's share outweighs its start-up.
+int64_t grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+
+template <typename S>
+void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Tensor& w_hh,
+                   const Tensor& b_hh, const int64_t* len) {
+  const int64_t B = d.B, H = d.H, G = d.G;
+  const Tensor w_hh_t = w_hh.t();
+  Tensor gh = at::empty({B, G}, buf.gates.options());
+  S* const gates = buf.gates.data_ptr<S>();
+  S* const states = buf.states.data_ptr<S>();
+  S* const cells = spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr;
+  S* const tanh_c = spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr;
+  S* const hidden_n = spec.cell == CellKind::gru ? buf.hidden_n.data_ptr<S>() : nullptr;
+  const bool gru_bias = spec.cell == CellKind::gru && b_hh.defined();
+  const bool relu = spec.nonlinearity == Nonlinearity::relu;
+  for (int64_t k = 0; k < d.T; ++k) {
+    const int64_t t = d.step(k);
+    const Tensor h_prev = buf.states.select(0, d.before(t));
+    if (gru_bias) {
+      at::addmm_out(gh, b_hh, h_prev, w_hh_t);
+    } else {
+      at::mm_out(gh, h_prev, w_hh_t);
+    }
+    const S* const rec = gh.data_ptr<S>();
+    at::parallel_for(0, B, grain_rows(G), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = t * B + b;
+        S* g = gates + row * G;
+        const S* r = rec + b * G;
+        const S* hp = states + (d.before(t) * B + b) * H;
+        S* hn = states + (d.after(t) * B + b) * H;
+        const bool real = len == nullptr || t < len[b];
+        if (!real) {  // padded step: the state passes through unchanged
+          std::memcpy(hn, hp, sizeof(S) * H);
+          if (cells)
+            std::memcpy(cells + (d.after(t) * B + b) * H, cells + (d.before(t) * B + b) * H,
+                        sizeof(S) * H);
+          continue;
+        }
+        switch (spec.cell) {
+          case CellKind::lstm: {
+            const S* cp = cells + (d.before(t) * B + b) * H;
+            S* cn = cells + (d.after(t) * B + b) * H;
+            S* tc = tanh_c + row * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const S i = sigmoid(g[j] + r[j]);
+              const S f = sigmoid(g[H + j] + r[H + j]);
+              const S z = std::tanh(g[2 * H + j] + r[2 * H + j]);
+              const S o = sigmoid(g[3 * H + j] + r[3 * H + j]);
+              g[j] = i;
+              g[H + j] = f;
+              g[2 * H + j] = z;
+              g[3 * H + j] = o;
+              const S c = f * cp[j] + i * z;
+              cn[j] = c;
+              const S tcj = std::tanh(c);
+              tc[j] = tcj;
+              hn[j] = o * tcj;
+            }
+            break;
+          }
+          case CellKind::gru: {
+            S* nh = hidden_n + row * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const S rg = sigmoid(g[j] + r[j]);
+              const S z = sigmoid(g[H + j] + r[H + j]);
+              const S n = std::tanh(g[2 * H + j] + rg * r[2 * H + j]);
+              nh[j] = r[2 * H + j];
+              g[j] = rg;
+              g[H + j] = z;
+              g[2 * H + j] = n;
+              hn[j] = n + z * (hp[j] - n);
+            }
+            break;
+          }
+          case CellKind::rnn: {
+            if (relu) {
+              for (int64_t j = 0; j < H; ++j) hn[j] = std::max(g[j] + r[j], S(0));
+            } else {
+              for (int64_t j = 0; j < H; ++j) hn[j] = std::tanh(g[j] + r[j]);
+            }
+            break;
+          }
+        }
+      }
+    });
+  }
+}
+
+// The forward pass of one layer and direction. x [T, B, I] contiguous.
+Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                     const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                     const Tensor& b_hh, const Tensor& lengths) {
+  const int64_t T = x.size(0), B = x.size(1), H = w_hh.size(1), G = w_hh.size(0);
+  const Dims d{T, B, H, G, spec.reverse};
+  Buffers buf;
+  // All T input projections in one GEMM. The LSTM and RNN add both biases here; the GRU only
+  // b_ih, since its b_hn sits inside the reset gate's product.
+  const Tensor x2 = x.view({T * B, x.size(2)});
+  if (b_ih.defined()) {
+    const Tensor bias = spec.cell == CellKind::gru ? b_ih : b_ih + b_hh;
+    buf.gates = at::addmm(bias, x2, w_ih.t()).view({T, B, G});
+  } else {
+    buf.gates = at::mm(x2, w_ih.t()).view({T, B, G});
+  }
+  buf.states = at::empty({T + 1, B, H}, x.options());
+  buf.states.select(0, d.before(d.step(0))).copy_(h0);
+  if (spec.cell == CellKind::lstm) {
+    buf.cells = at::empty({T + 1, B, H}, x.options());
+    buf.cells.select(0, d.before(d.step(0))).copy_(c0);
+    buf.tanh_c = at::empty({T, B, H}, x.options());
+  }
+  if (spec.cell == CellKind::gru) buf.hidden_n = at::empty({T, B, H}, x.options());
+  const int64_t* len = lengths.defined() ? lengths.data_ptr<int64_t>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqtorch_recurrent_forward", [&] {
+    forward_steps<scalar_t>(spec, d, buf, w_hh, b_hh, len);
+  });
+  return buf;
+}
+
+LayerOutput outputs_of(const LayerSpec& spec, const Buffers& buf, const Tensor& lengths) {
+  const int64_t T = buf.states.size(0) - 1, B = buf.states.size(1), H = buf.states.size(2);
+  LayerOutput out;
+  out.output = buf.states.narrow(0, spec.reverse ? 0 : 1, T).clone();
+  if (lengths.defined()) {
+    const int64_t* len = lengths.data_ptr<int64_t>();
+    for (int64_t b = 0; b < B; ++b)
+      if (len[b] < T) out.output.narrow(0, len[b], T - len[b]).select(1, b).zero_();
+  }
+  // After the last step in processing order: padded steps carried each sequence's final state.
+  const int64_t last = spec.reverse ? 0 : T;
+  out.h = buf.states.select(0, last).clone();
+  if (spec.cell == CellKind::lstm) out.c = buf.cells.select(0, last).clone();
+  (void)H;
+  return out;
+}
+
+// Per step, in reverse processing order: all gate gradients of the step in one pass, then
+// dh(t-1) = direct part + dgates W_hh in one GEMM. `dgi` receives the gradients of the input
+// projections, `dgh` (GRU only; otherwise the same tensor as dgi) those of the recurrent ones.
+template <typename S>
+void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, const Tensor& dout,
+                    Tensor& dh, Tensor& dc, Tensor& dgi, Tensor& dgh, const Tensor& w_hh,
+                    const int64_t* len) {
+  const int64_t B = d.B, H = d.H, G = d.G;
+  const S* const gates = buf.gates.data_ptr<S>();
+  const S* const states = buf.states.data_ptr<S>();
+  const S* const cells = spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr;
+  const S* const tanh_c = spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr;
+  const S* const hidden_n = spec.cell == CellKind::gru ? buf.hidden_n.data_ptr<S>() : nullptr;
+  const S* const dy = dout.defined() ? dout.data_ptr<S>() : nullptr;
+  S* const dgi_p = dgi.data_ptr<S>();
+  S* const dgh_p = dgh.data_ptr<S>();
+  S* const dc_p = dc.defined() ? dc.data_ptr<S>() : nullptr;
+  const bool gru = spec.cell == CellKind::gru;
+  const bool relu = spec.nonlinearity == Nonlinearity::relu;
+  Tensor dh_next = at::empty_like(dh);
+  for (int64_t k = d.T - 1; k >= 0; --k) {
+    const int64_t t = d.step(k);
+    const S* const dh_p = dh.data_ptr<S>();
+    S* const dn_p = dh_next.data_ptr<S>();
+    at::parallel_for(0, B, grain_rows(G), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = t * B + b;
+        const S* dhb = dh_p + b * H;
+        S* dnb = dn_p + b * H;
+        S* gi = dgi_p + row * G;
+        S* gh = dgh_p + row * G;
+        const bool real = len == nullptr || t < len[b];
+        if (!real) {  // padded: no gate gradient; dh and dc pass through
+          std::fill(gi, gi + G, S(0));
+          if (gru) std::fill(gh, gh + G, S(0));
+          std::memcpy(dnb, dhb, sizeof(S) * H);
+          continue;
+        }
+        const S* dyb = dy ? dy + row * H : nullptr;
+        const S* g = gates + row * G;
+        switch (spec.cell) {
+          case CellKind::lstm: {
+            const S* cp = cells + (d.before(t) * B + b) * H;
+            const S* tc = tanh_c + row * H;
+            S* dcb = dc_p + b * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const S dht = dhb[j] + (dyb ? dyb[j] : S(0));
+              const S i = g[j], f = g[H + j], z = g[2 * H + j], o = g[3 * H + j];
+              const S tcj = tc[j];
+              const S dct = dcb[j] + dht * o * (S(1) - tcj * tcj);
+              gi[j] = dct * z * i * (S(1) - i);
+              gi[H + j] = dct * cp[j] * f * (S(1) - f);
+              gi[2 * H + j] = dct * i * (S(1) - z * z);
+              gi[3 * H + j] = dht * tcj * o * (S(1) - o);
+              dcb[j] = dct * f;
+              dnb[j] = S(0);
+            }
+            break;
+          }
+          case CellKind::gru: {
+            const S* hp = states + (d.before(t) * B + b) * H;
+            const S* nh = hidden_n + row * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const S dht = dhb[j] + (dyb ? dyb[j] : S(0));
+              const S r = g[j], z = g[H + j], n = g[2 * H + j];
+              const S dn = dht * (S(1) - z) * (S(1) - n * n);
+              const S dz = dht * (hp[j] - n) * z * (S(1) - z);
+              const S dr = dn * nh[j] * r * (S(1) - r);
+              gi[j] = dr;
+              gi[H + j] = dz;
+              gi[2 * H + j] = dn;
+              gh[j] = dr;
+              gh[H + j] = dz;
+              gh[2 * H + j] = dn * r;
+              dnb[j] = dht * z;
+            }
+            break;
+          }
+          case CellKind::rnn: {
+            const S* h = states + (d.after(t) * B + b) * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const S dht = dhb[j] + (dyb ? dyb[j] : S(0));
+              gi[j] = relu ? (h[j] > S(0) ? dht : S(0)) : dht * (S(1) - h[j] * h[j]);
+              dnb[j] = S(0);
+            }
+            break;
+          }
+        }
+      }
+    });
+    dh_next.addmm_((gru ? dgh : dgi).select(0, t), w_hh);
+    std::swap(dh, dh_next);
+  }
+}
+
+// One layer and direction as one autograd node.
+struct LayerFunction : public torch::autograd::Function<LayerFunction> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, Tensor x,
+                                                Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh,
+                                                Tensor b_ih, Tensor b_hh, Tensor lengths,
+                                                int64_t cell, int64_t nonlinearity,
+                                                bool reverse) {
+    // Absent tensors arrive as empty placeholders (LibTorch 1.13's Function cannot take
+    // undefined inputs).
+    for (Tensor* t : {&c0, &b_ih, &b_hh, &lengths})
+      if (t->numel() == 0) *t = Tensor();
+    const LayerSpec spec{static_cast<CellKind>(cell), static_cast<Nonlinearity>(nonlinearity),
+                         reverse};
+    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+    LayerOutput out = outputs_of(spec, buf, lengths);
+    ctx->save_for_backward({x, w_ih, w_hh});
+    ctx->saved_data["gates"] = buf.gates;
+    ctx->saved_data["states"] = buf.states;
+    ctx->saved_data["cells"] = buf.cells;
+    ctx->saved_data["tanh_c"] = buf.tanh_c;
+    ctx->saved_data["hidden_n"] = buf.hidden_n;
+    ctx->saved_data["lengths"] = lengths;
+    ctx->saved_data["cell"] = cell;
+    ctx->saved_data["nonlinearity"] = nonlinearity;
+    ctx->saved_data["reverse"] = reverse;
+    ctx->saved_data["bias"] = b_ih.defined();
+    if (spec.cell == CellKind::lstm) return {out.output, out.h, out.c};
+    return {out.output, out.h};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& x = saved[0];
+    const Tensor& w_ih = saved[1];
+    const Tensor& w_hh = saved[2];
+    const LayerSpec spec{static_cast<CellKind>(ctx->saved_data["cell"].toInt()),
+                         static_cast<Nonlinearity>(ctx->saved_data["nonlinearity"].toInt()),
+                         ctx->saved_data["reverse"].toBool()};
+    auto tensor_of = [&](const char* key) {
+      const auto& v = ctx->saved_data[key];
+      return v.isTensor() ? v.toTensor() : Tensor();
+    };
+    Buffers buf{tensor_of("gates"), tensor_of("states"), tensor_of("cells"), tensor_of("tanh_c"),
+                tensor_of("hidden_n")};
+    const Tensor lengths = tensor_of("lengths");
+    const bool bias = ctx->saved_data["bias"].toBool();
+    const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1),
+                  G = w_hh.size(0);
+    const Dims d{T, B, H, G, spec.reverse};
+    const bool lstm = spec.cell == CellKind::lstm, gru = spec.cell == CellKind::gru;
+
+    const Tensor dout = grads[0].defined() ? grads[0].contiguous() : Tensor();
+    Tensor dh = grads[1].defined() ? grads[1].contiguous().clone() : at::zeros({B, H}, x.options());
+    Tensor dc;
+    if (lstm) dc = grads[2].defined() ? grads[2].contiguous().clone() : at::zeros({B, H}, x.options());
+    Tensor dgi = at::empty({T, B, G}, x.options());
+    Tensor dgh = gru ? at::empty({T, B, G}, x.options()) : dgi;
+    const int64_t* len = lengths.defined() ? lengths.data_ptr<int64_t>() : nullptr;
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqtorch_recurrent_backward", [&] {
+      backward_steps<scalar_t>(spec, d, buf, dout, dh, dc, dgi, dgh, w_hh, len);
+    });
+
+    // Everything over all T*B rows at once: one GEMM each.
+    const Tensor dgi2 = dgi.view({T * B, G}), dgh2 = dgh.view({T * B, G});
+    Tensor dx, dw_ih, dw_hh, db_ih, db_hh;
+    if (ctx->needs_input_grad(0)) dx = at::mm(dgi2, w_ih).view({T, B, I});
+    if (ctx->needs_input_grad(3)) dw_ih = at::mm(dgi2.t(), x.view({T * B, I}));
+    if (ctx->needs_input_grad(4))
+      dw_hh = at::mm(dgh2.t(), buf.states.narrow(0, spec.reverse ? 1 : 0, T).reshape({T * B, H}));
+    if (bias) {
+      db_ih = dgi2.sum(0);
+      db_hh = gru ? dgh2.sum(0) : db_ih.clone();
+    }
+    return {dx, dh, lstm ? dc : Tensor(), dw_ih, dw_hh, db_ih, db_hh,
+            Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
+}  // namespace
+
+LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                      const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                      const Tensor& b_hh, const Tensor& lengths) {
+  TORCH_CHECK(supports(w_ih), "cpu kernel: needs float32 or float64 weights on the CPU, got ",
+              w_ih.scalar_type(), " on ", w_ih.device());
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == w_ih.size(1), "cpu kernel: input ", x.sizes(),
+              " does not fit weight_ih ", w_ih.sizes());
+  TORCH_CHECK(b_ih.defined() == b_hh.defined(), "cpu kernel: give both biases or neither");
+  TORCH_CHECK(!lengths.defined() || (lengths.device().is_cpu() &&
+                                     lengths.scalar_type() == torch::kLong),
+              "cpu kernel: lengths must be CPU int64");
+  const Tensor xc = x.contiguous(), h0c = h0.contiguous();
+  const Tensor c0c = c0.defined() ? c0.contiguous() : Tensor();
+  const Tensor len = lengths.defined() ? lengths.contiguous() : Tensor();
+  const bool needs_graph =
+      torch::GradMode::is_enabled() &&
+      (xc.requires_grad() || h0c.requires_grad() || (c0c.defined() && c0c.requires_grad()) ||
+       w_ih.requires_grad() || w_hh.requires_grad() ||
+       (b_ih.defined() && (b_ih.requires_grad() || b_hh.requires_grad())));
+  if (!needs_graph) {
+    torch::NoGradGuard no_grad;
+    return outputs_of(spec, forward_pass(spec, xc, h0c, c0c, w_ih, w_hh, b_ih, b_hh, len), len);
+  }
+  const Tensor none = at::empty({0}, xc.options());
+  auto given = [&](const Tensor& t) { return t.defined() ? t : none; };
+  auto out = LayerFunction::apply(xc, h0c, given(c0c), w_ih, w_hh, given(b_ih), given(b_hh),
+                                  len.defined() ? len : at::empty({0}, torch::kLong),
+                                  static_cast<int64_t>(spec.cell),
+                                  static_cast<int64_t>(spec.nonlinearity), spec.reverse);
+  LayerOutput result{out[0], out[1], Tensor()};
+  if (spec.cell == CellKind::lstm) result.c = out[2];
+  return result;
+}
+
+}  // namespace seqtorch::nn::cpu_kernel
