@@ -3,6 +3,7 @@
 #include <seqtorch/nn/cpu_kernel.h>
 
 #include <torch/torch.h>
+#include <torch/csrc/jit/frontend/tracer.h>
 
 #include <cmath>
 
@@ -76,6 +77,8 @@ std::vector<torch::Tensor> RecurrentImpl::layer_parameters(int64_t layer, int64_
 
 Implementation RecurrentImpl::resolved_implementation(const torch::Device& device) const {
   if (options.implementation() != Implementation::automatic) return options.implementation();
+  // A trace (TorchScript export) records ATen ops; the kernel's gate loops are not ATen ops.
+  if (torch::jit::tracer::isTracing()) return Implementation::fused;
   const auto& w = weights_[0][0];
   return device.is_cpu() && cpu_kernel::supports(w) ? Implementation::kernel
                                                      : Implementation::fused;
@@ -161,6 +164,9 @@ RecurrentOutput RecurrentImpl::forward(const torch::Tensor& input, const Recurre
       TORCH_CHECK(x.device().is_cpu() && cpu_kernel::supports(w0), kName,
                   ": implementation kernel runs float32/float64 on the CPU, got ",
                   x.scalar_type(), " on ", x.device(), " (use automatic, fused or reference)");
+      TORCH_CHECK(!torch::jit::tracer::isTracing(), kName,
+                  ": implementation kernel cannot be traced for TorchScript export (use automatic"
+                  " or fused)");
       out = forward_kernel(x, s0, lengths);
       break;
     default: out = forward_fused(x, s0, lengths); break;

@@ -22,7 +22,7 @@ namespace seqtorch::nn {
 /// How the layer computes. Each gives the same numbers (tested); they differ in speed.
 enum class Implementation {
   /// Picks the fastest available for the device: `kernel` on the CPU (float32/float64), `fused`
-  /// elsewhere (cuDNN on CUDA).
+  /// elsewhere (cuDNN on CUDA) and while tracing for TorchScript export.
   automatic,
   /// Explicit per-step cell math mirroring the equations in cells.h; the only one that exposes
   /// the per-step hidden states (RecurrentOutput::steps) for gradient diagnostics.
