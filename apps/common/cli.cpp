@@ -3,6 +3,7 @@
 #include <seqtorch/nn/cells.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/blas.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/json.h>
 
@@ -353,7 +354,8 @@ void report_metrics(const std::filesystem::path& out_dir, const std::map<std::st
   if (!out_dir.empty()) util::write_file_atomically(out_dir / "metrics.json", line + "\n");
 }
 
-int run_main(const std::string& program, const std::function<int()>& body) {
+int run_main(const std::string& program, char** argv, const std::function<int()>& body) {
+  util::select_blas_core(argv);
   try {
     return body();
   } catch (const UsageError& e) {

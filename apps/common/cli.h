@@ -140,8 +140,9 @@ int train_exit_code(const train::TrainResult& result);
 void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,
                     const std::map<std::string, std::string>& labels = {});
 
-/// Runs `body` as a main: UsageError -> "PROGRAM: message" and 2; other exceptions -> one line
-/// and 1 (torch's backtraces cut off).
-int run_main(const std::string& program, const std::function<int()>& body);
+/// Runs `body` as a main: first util::select_blas_core(argv) (may re-execute the program with
+/// faster OpenBLAS kernels, see util/blas.h); then UsageError -> "PROGRAM: message" and 2; other
+/// exceptions -> one line and 1 (torch's backtraces cut off).
+int run_main(const std::string& program, char** argv, const std::function<int()>& body);
 
 }  // namespace seqtorch::apps

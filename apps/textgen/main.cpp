@@ -168,5 +168,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_main(kProgram, [&] { return run(argc, argv); });
+  return run_main(kProgram, argv, [&] { return run(argc, argv); });
 }

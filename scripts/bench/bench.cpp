@@ -10,6 +10,7 @@
 #include <seqtorch/textgen/char_model.h>
 #include <seqtorch/textgen/fast_generator.h>
 #include <seqtorch/train/optimizer.h>
+#include <seqtorch/util/blas.h>
 
 #include <torch/torch.h>
 
@@ -46,13 +47,14 @@ st::data::Vocabulary vocab96() {
 }
 
 void print(const std::string& w, int threads, const char* unit, double value, double gflops) {
-  std::printf("{\"workload\":\"%s\",\"threads\":%d,\"impl\":\"seqtorch\",\"unit\":\"%s\",\"value\":%.6g,\"gflops\":%.6g}\n",
-              w.c_str(), threads, unit, value, gflops);
+  std::printf("{\"workload\":\"%s\",\"threads\":%d,\"impl\":\"seqtorch\",\"unit\":\"%s\",\"value\":%.6g,\"gflops\":%.6g,\"blas_core\":\"%s\"}\n",
+              w.c_str(), threads, unit, value, gflops, st::util::openblas_core().c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  st::util::select_blas_core(argv);  // as the apps do: OpenBLAS's AVX kernels where it misdetects
   if (argc < 3) {
     std::fprintf(stderr, "usage: seqtorch-bench WORKLOAD THREADS [SECONDS]\n");
     return 2;

@@ -4,6 +4,7 @@
 #include <seqtorch/data/recall_task.h>
 #include <seqtorch/nn/elman_rnn.h>
 #include <seqtorch/nn/sequence_shapes.h>
+#include <seqtorch/util/blas.h>
 
 #include <fmt/core.h>
 #include <torch/torch.h>
@@ -39,7 +40,8 @@ void train(const std::string& name, torch::nn::Module& model,
 
 }  // namespace
 
-int main() {
+int main(int, char** argv) {
+  seqtorch::util::select_blas_core(argv);  // OpenBLAS's AVX kernels where it misdetects the CPU
   try {
     torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
     torch::manual_seed(1);

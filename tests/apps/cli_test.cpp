@@ -144,9 +144,9 @@ TEST(Cli, HelpIsAskedNotAnError) {
 
 TEST(Cli, ExitCodesAndMetricsJson) {
   testing::internal::CaptureStderr();
-  EXPECT_EQ(run_main("p", [] () -> int { throw UsageError("bad option"); }), 2);
-  EXPECT_EQ(run_main("p", [] () -> int { TORCH_CHECK(false, "runtime failure"); }), 1);
-  EXPECT_EQ(run_main("p", [] { return 0; }), 0);
+  EXPECT_EQ(run_main("p", nullptr, [] () -> int { throw UsageError("bad option"); }), 2);
+  EXPECT_EQ(run_main("p", nullptr, [] () -> int { TORCH_CHECK(false, "runtime failure"); }), 1);
+  EXPECT_EQ(run_main("p", nullptr, [] { return 0; }), 0);
   train::TrainResult r;
   EXPECT_EQ(train_exit_code(r), 0);
   r.signal = SIGINT;
