@@ -1,11 +1,14 @@
 #include <seqtorch/nn/cpu_kernel.h>
 
+#include "simd_math.h"
+
 #include <torch/torch.h>
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace seqtorch::nn::cpu_kernel {
@@ -18,11 +21,7 @@ bool supports(const torch::Tensor& weight) {
 namespace {
 
 using torch::Tensor;
-
-template <typename S>
-inline S sigmoid(S x) {
-  return S(1) / (S(1) + std::exp(-x));
-}
+using namespace seqtorch::simd;
 
 // Activations of the forward pass, kept for the backward pass. The states live in one buffer
 // of T+1 rows: the state before step t is row before(t), the one after it row after(t); the
@@ -47,91 +46,148 @@ struct Dims {
 // Rows per parallel chunk: enough elements that a thread's share outweighs its start-up.
 int64_t grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
 
+// Gate math of one row (one sequence) of one step. g: the step's input projections [G], turned
+// into the activations in place; r: the recurrent projections [G].
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void lstm_forward_row(S* __restrict g, const S* __restrict r,
+                                             const S* __restrict cp, S* __restrict cn,
+                                             S* __restrict tc, S* __restrict hn, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S i = sigmoid(g[j] + r[j]);
+    const S f = sigmoid(g[H + j] + r[H + j]);
+    const S z = tanh_of(g[2 * H + j] + r[2 * H + j]);
+    const S o = sigmoid(g[3 * H + j] + r[3 * H + j]);
+    g[j] = i;
+    g[H + j] = f;
+    g[2 * H + j] = z;
+    g[3 * H + j] = o;
+    const S c = f * cp[j] + i * z;
+    cn[j] = c;
+    const S tcj = tanh_of(c);
+    tc[j] = tcj;
+    hn[j] = o * tcj;
+  }
+}
+
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void gru_forward_row(S* __restrict g, const S* __restrict r,
+                                            const S* __restrict hp, S* __restrict nh,
+                                            S* __restrict hn, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S rg = sigmoid(g[j] + r[j]);
+    const S z = sigmoid(g[H + j] + r[H + j]);
+    const S n = tanh_of(g[2 * H + j] + rg * r[2 * H + j]);
+    nh[j] = r[2 * H + j];
+    g[j] = rg;
+    g[H + j] = z;
+    g[2 * H + j] = n;
+    hn[j] = n + z * (hp[j] - n);
+  }
+}
+
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void rnn_forward_row(const S* __restrict g, const S* __restrict r,
+                                            S* __restrict hn, int64_t H, bool relu) {
+  if (relu) {
+    for (int64_t j = 0; j < H; ++j) hn[j] = std::max(g[j] + r[j], S(0));
+  } else {
+    for (int64_t j = 0; j < H; ++j) hn[j] = tanh_of(g[j] + r[j]);
+  }
+}
+
+// Everything one forward step's gate pass needs.
+template <typename S>
+struct ForwardStep {
+  CellKind cell;
+  bool relu;
+  Dims d;
+  int64_t t;
+  S* gates;
+  const S* rec;  // [B, G]
+  S* states;
+  S* cells;
+  S* tanh_c;
+  S* hidden_n;
+  const int64_t* len;
+};
+
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void forward_rows(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
+  const Dims& d = a.d;
+  const int64_t B = d.B, H = d.H, G = d.G, t = a.t;
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t row = t * B + b;
+    S* g = a.gates + row * G;
+    const S* r = a.rec + b * G;
+    const S* hp = a.states + (d.before(t) * B + b) * H;
+    S* hn = a.states + (d.after(t) * B + b) * H;
+    if (a.len != nullptr && t >= a.len[b]) {  // padded step: the state passes through unchanged
+      std::memcpy(hn, hp, sizeof(S) * H);
+      if (a.cells)
+        std::memcpy(a.cells + (d.after(t) * B + b) * H, a.cells + (d.before(t) * B + b) * H,
+                    sizeof(S) * H);
+      continue;
+    }
+    switch (a.cell) {
+      case CellKind::lstm:
+        lstm_forward_row(g, r, a.cells + (d.before(t) * B + b) * H,
+                         a.cells + (d.after(t) * B + b) * H, a.tanh_c + row * H, hn, H);
+        break;
+      case CellKind::gru: gru_forward_row(g, r, hp, a.hidden_n + row * H, hn, H); break;
+      case CellKind::rnn: rnn_forward_row(g, r, hn, H, a.relu); break;
+    }
+  }
+}
+
+// The same code compiled twice: for the baseline x86-64 (SSE2) and for AVX2 + FMA, picked at
+// run time. (`always_inline` puts the loops into each variant, vectorised for its target.)
+template <typename S>
+void forward_rows_baseline(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
+  forward_rows(a, b0, b1);
+}
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+template <typename S>
+__attribute__((target("avx2,fma"))) void forward_rows_avx2(const ForwardStep<S>& a, int64_t b0,
+                                                           int64_t b1) {
+  forward_rows(a, b0, b1);
+}
+#endif
+
 template <typename S>
 void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Tensor& w_hh,
                    const Tensor& b_hh, const int64_t* len) {
-  const int64_t B = d.B, H = d.H, G = d.G;
+  const int64_t B = d.B, G = d.G;
   const Tensor w_hh_t = w_hh.t();
   Tensor gh = at::empty({B, G}, buf.gates.options());
-  S* const gates = buf.gates.data_ptr<S>();
-  S* const states = buf.states.data_ptr<S>();
-  S* const cells = spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr;
-  S* const tanh_c = spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr;
-  S* const hidden_n = spec.cell == CellKind::gru ? buf.hidden_n.data_ptr<S>() : nullptr;
+  ForwardStep<S> a{spec.cell,
+                   spec.nonlinearity == Nonlinearity::relu,
+                   d,
+                   0,
+                   buf.gates.data_ptr<S>(),
+                   gh.data_ptr<S>(),
+                   buf.states.data_ptr<S>(),
+                   spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr,
+                   spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr,
+                   spec.cell == CellKind::gru ? buf.hidden_n.data_ptr<S>() : nullptr,
+                   len};
   const bool gru_bias = spec.cell == CellKind::gru && b_hh.defined();
-  const bool relu = spec.nonlinearity == Nonlinearity::relu;
+  const bool avx2 = cpu_has_avx2();
   for (int64_t k = 0; k < d.T; ++k) {
-    const int64_t t = d.step(k);
-    const Tensor h_prev = buf.states.select(0, d.before(t));
+    a.t = d.step(k);
+    const Tensor h_prev = buf.states.select(0, d.before(a.t));
     if (gru_bias) {
       at::addmm_out(gh, b_hh, h_prev, w_hh_t);
     } else {
       at::mm_out(gh, h_prev, w_hh_t);
     }
-    const S* const rec = gh.data_ptr<S>();
     at::parallel_for(0, B, grain_rows(G), [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t row = t * B + b;
-        S* g = gates + row * G;
-        const S* r = rec + b * G;
-        const S* hp = states + (d.before(t) * B + b) * H;
-        S* hn = states + (d.after(t) * B + b) * H;
-        const bool real = len == nullptr || t < len[b];
-        if (!real) {  // padded step: the state passes through unchanged
-          std::memcpy(hn, hp, sizeof(S) * H);
-          if (cells)
-            std::memcpy(cells + (d.after(t) * B + b) * H, cells + (d.before(t) * B + b) * H,
-                        sizeof(S) * H);
-          continue;
-        }
-        switch (spec.cell) {
-          case CellKind::lstm: {
-            const S* cp = cells + (d.before(t) * B + b) * H;
-            S* cn = cells + (d.after(t) * B + b) * H;
-            S* tc = tanh_c + row * H;
-            for (int64_t j = 0; j < H; ++j) {
-              const S i = sigmoid(g[j] + r[j]);
-              const S f = sigmoid(g[H + j] + r[H + j]);
-              const S z = std::tanh(g[2 * H + j] + r[2 * H + j]);
-              const S o = sigmoid(g[3 * H + j] + r[3 * H + j]);
-              g[j] = i;
-              g[H + j] = f;
-              g[2 * H + j] = z;
-              g[3 * H + j] = o;
-              const S c = f * cp[j] + i * z;
-              cn[j] = c;
-              const S tcj = std::tanh(c);
-              tc[j] = tcj;
-              hn[j] = o * tcj;
-            }
-            break;
-          }
-          case CellKind::gru: {
-            S* nh = hidden_n + row * H;
-            for (int64_t j = 0; j < H; ++j) {
-              const S rg = sigmoid(g[j] + r[j]);
-              const S z = sigmoid(g[H + j] + r[H + j]);
-              const S n = std::tanh(g[2 * H + j] + rg * r[2 * H + j]);
-              nh[j] = r[2 * H + j];
-              g[j] = rg;
-              g[H + j] = z;
-              g[2 * H + j] = n;
-              hn[j] = n + z * (hp[j] - n);
-            }
-            break;
-          }
-          case CellKind::rnn: {
-            if (relu) {
-              for (int64_t j = 0; j < H; ++j) hn[j] = std::max(g[j] + r[j], S(0));
-            } else {
-              for (int64_t j = 0; j < H; ++j) hn[j] = std::tanh(g[j] + r[j]);
-            }
-            break;
-          }
-        }
-      }
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+      if (avx2) return forward_rows_avx2(a, b0, b1);
+#endif
+      forward_rows_baseline(a, b0, b1);
     });
   }
+  (void)avx2;
 }
 
 // The forward pass of one layer and direction. x [T, B, I] contiguous.
@@ -182,6 +238,135 @@ LayerOutput outputs_of(const LayerSpec& spec, const Buffers& buf, const Tensor& 
   return out;
 }
 
+// Gate gradients of one real row of one step. dh: dLoss/dh(t) (the step's output gradient
+// already added); dn receives the part of dLoss/dh(t-1) that does not go through W_hh.
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void lstm_backward_row(S* __restrict gi, const S* __restrict g,
+                                              const S* __restrict cp, const S* __restrict tc,
+                                              const S* __restrict dh, S* __restrict dc,
+                                              S* __restrict dn, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S dht = dh[j];
+    const S i = g[j], f = g[H + j], z = g[2 * H + j], o = g[3 * H + j];
+    const S tcj = tc[j];
+    const S dct = dc[j] + dht * o * (S(1) - tcj * tcj);
+    gi[j] = dct * z * i * (S(1) - i);
+    gi[H + j] = dct * cp[j] * f * (S(1) - f);
+    gi[2 * H + j] = dct * i * (S(1) - z * z);
+    gi[3 * H + j] = dht * tcj * o * (S(1) - o);
+    dc[j] = dct * f;
+    dn[j] = S(0);
+  }
+}
+
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void gru_backward_row(S* __restrict gi, S* __restrict gh,
+                                             const S* __restrict g, const S* __restrict hp,
+                                             const S* __restrict nh, const S* __restrict dh,
+                                             S* __restrict dn, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S dht = dh[j];
+    const S r = g[j], z = g[H + j], n = g[2 * H + j];
+    const S dnp = dht * (S(1) - z) * (S(1) - n * n);
+    const S dz = dht * (hp[j] - n) * z * (S(1) - z);
+    const S dr = dnp * nh[j] * r * (S(1) - r);
+    gi[j] = dr;
+    gi[H + j] = dz;
+    gi[2 * H + j] = dnp;
+    gh[j] = dr;
+    gh[H + j] = dz;
+    gh[2 * H + j] = dnp * r;
+    dn[j] = dht * z;
+  }
+}
+
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void rnn_backward_row(S* __restrict gi, const S* __restrict h,
+                                             const S* __restrict dh, S* __restrict dn, int64_t H,
+                                             bool relu) {
+  if (relu) {
+    for (int64_t j = 0; j < H; ++j) {
+      gi[j] = h[j] > S(0) ? dh[j] : S(0);
+      dn[j] = S(0);
+    }
+  } else {
+    for (int64_t j = 0; j < H; ++j) {
+      gi[j] = dh[j] * (S(1) - h[j] * h[j]);
+      dn[j] = S(0);
+    }
+  }
+}
+
+template <typename S>
+struct BackwardStep {
+  CellKind cell;
+  bool relu;
+  Dims d;
+  int64_t t;
+  const S* gates;
+  const S* states;
+  const S* cells;
+  const S* tanh_c;
+  const S* hidden_n;
+  const S* dy;  // [T, B, H] or null
+  S* dh;        // [B, H], dLoss/dh(t) from later steps; the output gradient is added in place
+  S* dn;        // [B, H], receives the direct part of dLoss/dh(t-1)
+  S* dc;        // [B, H] (LSTM), dLoss/dc(t) -> dLoss/dc(t-1) in place
+  S* dgi;
+  S* dgh;
+  const int64_t* len;
+};
+
+template <typename S>
+SEQTORCH_ALWAYS_INLINE void backward_rows(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
+  const Dims& d = a.d;
+  const int64_t B = d.B, H = d.H, G = d.G, t = a.t;
+  const bool gru = a.cell == CellKind::gru;
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t row = t * B + b;
+    S* dhb = a.dh + b * H;
+    S* dnb = a.dn + b * H;
+    S* gi = a.dgi + row * G;
+    S* gh = a.dgh + row * G;
+    if (a.len != nullptr && t >= a.len[b]) {  // padded: no gate gradient; dh and dc pass through
+      std::fill(gi, gi + G, S(0));
+      if (gru) std::fill(gh, gh + G, S(0));
+      std::memcpy(dnb, dhb, sizeof(S) * H);
+      continue;
+    }
+    if (a.dy) {
+      const S* dyb = a.dy + row * H;
+      for (int64_t j = 0; j < H; ++j) dhb[j] += dyb[j];
+    }
+    const S* g = a.gates + row * G;
+    switch (a.cell) {
+      case CellKind::lstm:
+        lstm_backward_row(gi, g, a.cells + (d.before(t) * B + b) * H, a.tanh_c + row * H, dhb,
+                          a.dc + b * H, dnb, H);
+        break;
+      case CellKind::gru:
+        gru_backward_row(gi, gh, g, a.states + (d.before(t) * B + b) * H, a.hidden_n + row * H,
+                         dhb, dnb, H);
+        break;
+      case CellKind::rnn:
+        rnn_backward_row(gi, a.states + (d.after(t) * B + b) * H, dhb, dnb, H, a.relu);
+        break;
+    }
+  }
+}
+
+template <typename S>
+void backward_rows_baseline(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
+  backward_rows(a, b0, b1);
+}
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+template <typename S>
+__attribute__((target("avx2,fma"))) void backward_rows_avx2(const BackwardStep<S>& a,
+                                                            int64_t b0, int64_t b1) {
+  backward_rows(a, b0, b1);
+}
+#endif
+
 // Per step, in reverse processing order: all gate gradients of the step in one pass, then
 // dh(t-1) = direct part + dgates W_hh in one GEMM. `dgi` receives the gradients of the input
 // projections, `dgh` (GRU only; otherwise the same tensor as dgi) those of the recurrent ones.
@@ -189,92 +374,39 @@ template <typename S>
 void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, const Tensor& dout,
                     Tensor& dh, Tensor& dc, Tensor& dgi, Tensor& dgh, const Tensor& w_hh,
                     const int64_t* len) {
-  const int64_t B = d.B, H = d.H, G = d.G;
-  const S* const gates = buf.gates.data_ptr<S>();
-  const S* const states = buf.states.data_ptr<S>();
-  const S* const cells = spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr;
-  const S* const tanh_c = spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr;
-  const S* const hidden_n = spec.cell == CellKind::gru ? buf.hidden_n.data_ptr<S>() : nullptr;
-  const S* const dy = dout.defined() ? dout.data_ptr<S>() : nullptr;
-  S* const dgi_p = dgi.data_ptr<S>();
-  S* const dgh_p = dgh.data_ptr<S>();
-  S* const dc_p = dc.defined() ? dc.data_ptr<S>() : nullptr;
   const bool gru = spec.cell == CellKind::gru;
-  const bool relu = spec.nonlinearity == Nonlinearity::relu;
   Tensor dh_next = at::empty_like(dh);
+  BackwardStep<S> a{spec.cell,
+                    spec.nonlinearity == Nonlinearity::relu,
+                    d,
+                    0,
+                    buf.gates.data_ptr<S>(),
+                    buf.states.data_ptr<S>(),
+                    spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr,
+                    spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr,
+                    gru ? buf.hidden_n.data_ptr<S>() : nullptr,
+                    dout.defined() ? dout.data_ptr<S>() : nullptr,
+                    nullptr,
+                    nullptr,
+                    dc.defined() ? dc.data_ptr<S>() : nullptr,
+                    dgi.data_ptr<S>(),
+                    dgh.data_ptr<S>(),
+                    len};
+  const bool avx2 = cpu_has_avx2();
   for (int64_t k = d.T - 1; k >= 0; --k) {
-    const int64_t t = d.step(k);
-    const S* const dh_p = dh.data_ptr<S>();
-    S* const dn_p = dh_next.data_ptr<S>();
-    at::parallel_for(0, B, grain_rows(G), [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t row = t * B + b;
-        const S* dhb = dh_p + b * H;
-        S* dnb = dn_p + b * H;
-        S* gi = dgi_p + row * G;
-        S* gh = dgh_p + row * G;
-        const bool real = len == nullptr || t < len[b];
-        if (!real) {  // padded: no gate gradient; dh and dc pass through
-          std::fill(gi, gi + G, S(0));
-          if (gru) std::fill(gh, gh + G, S(0));
-          std::memcpy(dnb, dhb, sizeof(S) * H);
-          continue;
-        }
-        const S* dyb = dy ? dy + row * H : nullptr;
-        const S* g = gates + row * G;
-        switch (spec.cell) {
-          case CellKind::lstm: {
-            const S* cp = cells + (d.before(t) * B + b) * H;
-            const S* tc = tanh_c + row * H;
-            S* dcb = dc_p + b * H;
-            for (int64_t j = 0; j < H; ++j) {
-              const S dht = dhb[j] + (dyb ? dyb[j] : S(0));
-              const S i = g[j], f = g[H + j], z = g[2 * H + j], o = g[3 * H + j];
-              const S tcj = tc[j];
-              const S dct = dcb[j] + dht * o * (S(1) - tcj * tcj);
-              gi[j] = dct * z * i * (S(1) - i);
-              gi[H + j] = dct * cp[j] * f * (S(1) - f);
-              gi[2 * H + j] = dct * i * (S(1) - z * z);
-              gi[3 * H + j] = dht * tcj * o * (S(1) - o);
-              dcb[j] = dct * f;
-              dnb[j] = S(0);
-            }
-            break;
-          }
-          case CellKind::gru: {
-            const S* hp = states + (d.before(t) * B + b) * H;
-            const S* nh = hidden_n + row * H;
-            for (int64_t j = 0; j < H; ++j) {
-              const S dht = dhb[j] + (dyb ? dyb[j] : S(0));
-              const S r = g[j], z = g[H + j], n = g[2 * H + j];
-              const S dn = dht * (S(1) - z) * (S(1) - n * n);
-              const S dz = dht * (hp[j] - n) * z * (S(1) - z);
-              const S dr = dn * nh[j] * r * (S(1) - r);
-              gi[j] = dr;
-              gi[H + j] = dz;
-              gi[2 * H + j] = dn;
-              gh[j] = dr;
-              gh[H + j] = dz;
-              gh[2 * H + j] = dn * r;
-              dnb[j] = dht * z;
-            }
-            break;
-          }
-          case CellKind::rnn: {
-            const S* h = states + (d.after(t) * B + b) * H;
-            for (int64_t j = 0; j < H; ++j) {
-              const S dht = dhb[j] + (dyb ? dyb[j] : S(0));
-              gi[j] = relu ? (h[j] > S(0) ? dht : S(0)) : dht * (S(1) - h[j] * h[j]);
-              dnb[j] = S(0);
-            }
-            break;
-          }
-        }
-      }
+    a.t = d.step(k);
+    a.dh = dh.data_ptr<S>();
+    a.dn = dh_next.data_ptr<S>();
+    at::parallel_for(0, d.B, grain_rows(d.G), [&](int64_t b0, int64_t b1) {
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+      if (avx2) return backward_rows_avx2(a, b0, b1);
+#endif
+      backward_rows_baseline(a, b0, b1);
     });
-    dh_next.addmm_((gru ? dgh : dgi).select(0, t), w_hh);
+    dh_next.addmm_((gru ? dgh : dgi).select(0, a.t), w_hh);
     std::swap(dh, dh_next);
   }
+  (void)avx2;
 }
 
 // One layer and direction as one autograd node.

@@ -1,11 +1,105 @@
 #include <seqtorch/textgen/fast_generator.h>
 
+#include "../nn/simd_math.h"
+
 #include <torch/torch.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
 
 namespace seqtorch::textgen {
+
+namespace {
+
+using namespace seqtorch::simd;
+
+// acc[j0:j1] += sum_k x[k] * wt[k, j0:j1]: the matrix-vector product in axpy form over the
+// transposed weights, so the inner loop is a contiguous, vectorisable stream.
+SEQTORCH_ALWAYS_INLINE void gemv_t(float* __restrict acc, const float* __restrict wt,
+                                   const float* __restrict x, int64_t K, int64_t ld, int64_t j0,
+                                   int64_t j1) {
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {  // four weight rows per pass: acc is loaded and stored once
+    const float x0 = x[k], x1 = x[k + 1], x2 = x[k + 2], x3 = x[k + 3];
+    const float* __restrict w0 = wt + k * ld;
+    const float* __restrict w1 = w0 + ld;
+    const float* __restrict w2 = w1 + ld;
+    const float* __restrict w3 = w2 + ld;
+    for (int64_t j = j0; j < j1; ++j) acc[j] += x0 * w0[j] + x1 * w1[j] + x2 * w2[j] + x3 * w3[j];
+  }
+  for (; k < K; ++k) {
+    const float xk = x[k];
+    const float* __restrict w = wt + k * ld;
+    for (int64_t j = j0; j < j1; ++j) acc[j] += xk * w[j];
+  }
+}
+
+// The LSTM cell on the gate pre-activations g [4H]: c updated in place, h written.
+SEQTORCH_ALWAYS_INLINE void lstm_cell(const float* __restrict g, float* __restrict c,
+                                      float* __restrict h, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const float i = sigmoid(g[j]);
+    const float f = sigmoid(g[H + j]);
+    const float z = tanh_of(g[2 * H + j]);
+    const float o = sigmoid(g[3 * H + j]);
+    const float cj = f * c[j] + i * z;
+    c[j] = cj;
+    h[j] = o * tanh_of(cj);
+  }
+}
+
+void gemv_t_baseline(float* acc, const float* wt, const float* x, int64_t K, int64_t ld,
+                     int64_t j0, int64_t j1) {
+  gemv_t(acc, wt, x, K, ld, j0, j1);
+}
+void lstm_cell_baseline(const float* g, float* c, float* h, int64_t H) { lstm_cell(g, c, h, H); }
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma"))) void gemv_t_avx2(float* acc, const float* wt, const float* x,
+                                                     int64_t K, int64_t ld, int64_t j0,
+                                                     int64_t j1) {
+  gemv_t(acc, wt, x, K, ld, j0, j1);
+}
+__attribute__((target("avx2,fma"))) void lstm_cell_avx2(const float* g, float* c, float* h,
+                                                        int64_t H) {
+  lstm_cell(g, c, h, H);
+}
+#endif
+
+// out = bias + W x for W given transposed (wt [K, N]). Big products are split over threads by
+// rows of wt (each thread streams one contiguous block of the weights into its own partial sum),
+// then the partial sums are added.
+void affine(float* out, const float* bias, const float* wt, const float* x, int64_t K, int64_t N,
+            std::vector<float>& partial) {
+  const bool avx2 = cpu_has_avx2();
+  auto run = [&](float* acc, int64_t k0, int64_t k1) {
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+    if (avx2) return gemv_t_avx2(acc, wt + k0 * N, x + k0, k1 - k0, N, 0, N);
+#endif
+    gemv_t_baseline(acc, wt + k0 * N, x + k0, k1 - k0, N, 0, N);
+  };
+  std::memcpy(out, bias, sizeof(float) * N);
+  constexpr int64_t kParallelWork = 1 << 18;  // multiply-adds
+  const int64_t parts = std::min<int64_t>(at::get_num_threads(), K);
+  if (K * N < kParallelWork || parts < 2) return run(out, 0, K);
+  partial.assign(static_cast<size_t>((parts - 1) * N), 0.f);
+  at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      run(p == 0 ? out : partial.data() + (p - 1) * N, p * K / parts, (p + 1) * K / parts);
+  });
+  for (int64_t p = 1; p < parts; ++p)
+    for (int64_t j = 0; j < N; ++j) out[j] += partial[(p - 1) * N + j];
+  (void)avx2;
+}
+
+uint64_t mix_seed(uint64_t seed) { return seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL; }
+
+}  // namespace
 
 bool FastGenerator::supports(const CharModel& model) {
   return model->options.cell() == nn::CellKind::lstm && model->head_bias.device().is_cpu() &&
@@ -22,14 +116,14 @@ FastGenerator::FastGenerator(const CharModel& model) {
   embedding_ = model->embed->weight.detach().clone().contiguous();
   for (int64_t l = 0; l < layers_; ++l) {
     auto w = model->rnn->layer_parameters(l, 0);  // w_ih, w_hh, b_ih, b_hh
-    packed_.push_back(torch::cat({w[0], w[1]}, 1).contiguous());
+    packed_.push_back(torch::cat({w[0], w[1]}, 1).t().contiguous());  // [I_l + H, 4H]
     bias_.push_back(w.size() > 2 ? (w[2] + w[3]).contiguous() : torch::zeros({4 * hidden_}));
-    xh_.push_back(torch::zeros({packed_.back().size(1)}));
+    xh_.push_back(torch::zeros({packed_.back().size(0)}));
     gates_.push_back(torch::zeros({4 * hidden_}));
     c_.push_back(torch::zeros({hidden_}));
   }
-  head_weight_ = (o.tie_weights() ? model->embed->weight : model->head_weight).detach().clone().contiguous();
-  head_bias_ = model->head_bias.detach().clone();
+  head_weight_ = (o.tie_weights() ? model->embed->weight : model->head_weight).detach().t().contiguous();
+  head_bias_ = model->head_bias.detach().clone().contiguous();
   logits_ = torch::zeros({vocab_});
 }
 
@@ -43,29 +137,70 @@ void FastGenerator::reset() {
 const torch::Tensor& FastGenerator::step(int64_t token) {
   TORCH_CHECK(token >= 0 && token < vocab_, "fast generator: token ", token, " outside [0, ", vocab_, ")");
   const int64_t H = hidden_;
+  const bool avx2 = cpu_has_avx2();
   // Layer input: the embedding row (layer 0) or the layer below's h, in front of this layer's h.
   const float* input = embedding_.data_ptr<float>() + token * embedding_.size(1);
   int64_t input_size = embedding_.size(1);
   for (int64_t l = 0; l < layers_; ++l) {
     float* xh = xh_[l].data_ptr<float>();
     std::memcpy(xh, input, sizeof(float) * input_size);  // xh = [x; h(t-1)]
-    at::addmv_out(gates_[l], bias_[l], packed_[l], xh_[l]);
-    const float* g = gates_[l].data_ptr<float>();
-    float* c = c_[l].data_ptr<float>();
+    float* g = gates_[l].data_ptr<float>();
+    affine(g, bias_[l].data_ptr<float>(), packed_[l].data_ptr<float>(), xh, input_size + H, 4 * H,
+           partial_);
     float* h = xh + input_size;  // h(t) overwrites h(t-1) in place, ready for the next step
-    for (int64_t j = 0; j < H; ++j) {
-      const float i = 1.f / (1.f + std::exp(-g[j]));
-      const float f = 1.f / (1.f + std::exp(-g[H + j]));
-      const float z = std::tanh(g[2 * H + j]);
-      const float og = 1.f / (1.f + std::exp(-g[3 * H + j]));
-      c[j] = f * c[j] + i * z;
-      h[j] = og * std::tanh(c[j]);
-    }
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+    if (avx2)
+      lstm_cell_avx2(g, c_[l].data_ptr<float>(), h, H);
+    else
+#endif
+      lstm_cell_baseline(g, c_[l].data_ptr<float>(), h, H);
     input = h;
     input_size = H;
   }
-  at::addmv_out(logits_, head_bias_, head_weight_, xh_[layers_ - 1].narrow(0, xh_[layers_ - 1].size(0) - H, H));
+  affine(logits_.data_ptr<float>(), head_bias_.data_ptr<float>(), head_weight_.data_ptr<float>(),
+         input, H, vocab_, partial_);
+  (void)avx2;
   return logits_;
+}
+
+int64_t FastGenerator::sample(const decode::SamplingOptions& o, uint64_t& state) const {
+  const float* logits = logits_.data_ptr<float>();
+  const int64_t V = vocab_;
+  if (o.temperature == 0) return std::max_element(logits, logits + V) - logits;  // first maximum
+  // As decode::filter_logits: logits / T, then top-k, then top-p over what is left.
+  std::vector<double> x(V);
+  for (int64_t v = 0; v < V; ++v) x[v] = logits[v] / o.temperature;
+  std::vector<int64_t> kept(V);
+  std::iota(kept.begin(), kept.end(), 0);
+  if ((o.top_k > 0 && o.top_k < V) || o.top_p < 1) {
+    std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return x[a] > x[b]; });
+    if (o.top_k > 0 && o.top_k < V) kept.resize(o.top_k);
+    if (o.top_p < 1) {
+      double total = 0;
+      for (int64_t v : kept) total += std::exp(x[v] - x[kept[0]]);
+      double before = 0;
+      size_t n = 0;
+      while (n < kept.size() && before / total < o.top_p) before += std::exp(x[kept[n++]] - x[kept[0]]);
+      kept.resize(std::max<size_t>(n, 1));
+    }
+  }
+  double top = -std::numeric_limits<double>::infinity();
+  for (int64_t v : kept) top = std::max(top, x[v]);
+  double total = 0;
+  for (int64_t v : kept) total += std::exp(x[v] - top);
+  // splitmix64 -> a uniform double in [0, 1).
+  state += 0x9E3779B97F4A7C15ULL;
+  uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * total;
+  double acc = 0;
+  for (int64_t v : kept) {
+    acc += std::exp(x[v] - top);
+    if (u < acc) return v;
+  }
+  return kept.back();
 }
 
 std::vector<int64_t> FastGenerator::generate(const std::vector<int64_t>& prime, int64_t length,
@@ -77,11 +212,11 @@ std::vector<int64_t> FastGenerator::generate(const std::vector<int64_t>& prime, 
   torch::NoGradGuard no_grad;
   reset();
   for (int64_t t : prime) step(t);
-  auto gen = at::detail::createCPUGenerator(seed);
+  uint64_t state = mix_seed(seed);
   std::vector<int64_t> out;
   out.reserve(length);
   for (int64_t i = 0; i < length; ++i) {
-    const int64_t t = decode::next_tokens(torch::log_softmax(logits_.unsqueeze(0), -1), options, gen).item<int64_t>();
+    const int64_t t = sample(options, state);
     out.push_back(t);
     if (on_token) on_token(t);
     if (i + 1 < length) step(t);

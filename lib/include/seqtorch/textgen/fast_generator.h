@@ -1,9 +1,13 @@
 #pragma once
-// Batch-1 generation for LSTM character models on the CPU, without the framework's per-step
-// overhead: no autograd, each layer's [W_ih | W_hh] packed once into one matrix (one
-// matrix-vector product per layer and step), preallocated buffers, and the gate math of a step
-// in one pass over the hidden units. Gives the same tokens as decode::generate over
-// CharStepModel (same sampling code, same seed) and the same logits within float rounding.
+// Batch-1 generation for LSTM character models on the CPU, without the framework: no autograd,
+// no tensor operation per step. Each layer's [W_ih | W_hh] is packed once, transposed, into one
+// matrix (one matrix-vector product per layer and step, written as a vectorised stream over the
+// weights, split over threads by blocks of weight rows for large layers), buffers are preallocated, the gate math of a
+// step is one vectorised pass (AVX2 where the CPU has it), and the next token is drawn by its
+// own sampler (splitmix64 seeded from the seed) with decode::filter_logits' rules (temperature,
+// then top-k, then top-p). Same logits as the model within float rounding; greedy decoding gives
+// the same tokens as decode::generate, sampling draws from the same distribution with another
+// random stream (the same seed gives the same text every time).
 #include <seqtorch/decode/decoding.h>
 #include <seqtorch/textgen/char_model.h>
 
@@ -24,16 +28,21 @@ class FastGenerator {
   /// valid until the next call).
   const torch::Tensor& step(int64_t token);
   /// As decode::generate: `length` tokens after `prime`, streamed to `on_token`.
+  /// Deterministic for a given seed.
   std::vector<int64_t> generate(const std::vector<int64_t>& prime, int64_t length,
                                 const decode::SamplingOptions& options, uint64_t seed,
                                 const std::function<void(int64_t)>& on_token = {});
 
  private:
+  // The next token from the current logits; `state` is the sampler's random state.
+  int64_t sample(const decode::SamplingOptions& options, uint64_t& state) const;
+
   int64_t layers_, hidden_, vocab_;
   torch::Tensor embedding_;                       // [V, E]
-  std::vector<torch::Tensor> packed_, bias_;      // [4H, I_l + H], [4H] (b_ih + b_hh)
+  std::vector<torch::Tensor> packed_, bias_;      // [I_l + H, 4H] ([W_ih | W_hh]^T), [4H]
   std::vector<torch::Tensor> xh_, gates_, c_;     // [I_l + H], [4H], [H]
-  torch::Tensor head_weight_, head_bias_, logits_;  // [V, H], [V], [V]
+  torch::Tensor head_weight_, head_bias_, logits_;  // [H, V] (transposed), [V], [V]
+  std::vector<float> partial_;                      // other threads' partial products
 };
 
 }  // namespace seqtorch::textgen
