@@ -222,7 +222,7 @@ Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, c
 }
 
 LayerOutput outputs_of(const LayerSpec& spec, const Buffers& buf, const Tensor& lengths) {
-  const int64_t T = buf.states.size(0) - 1, B = buf.states.size(1), H = buf.states.size(2);
+  const int64_t T = buf.states.size(0) - 1, B = buf.states.size(1);
   LayerOutput out;
   out.output = buf.states.narrow(0, spec.reverse ? 0 : 1, T).clone();
   if (lengths.defined()) {
@@ -234,7 +234,6 @@ LayerOutput outputs_of(const LayerSpec& spec, const Buffers& buf, const Tensor& 
   const int64_t last = spec.reverse ? 0 : T;
   out.h = buf.states.select(0, last).clone();
   if (spec.cell == CellKind::lstm) out.c = buf.cells.select(0, last).clone();
-  (void)H;
   return out;
 }
 
