@@ -354,6 +354,38 @@ TEST(RecurrentKernel, PartialLossesNoBiasAndFrozenInput) {
       }
 }
 
+// Gradients of the initial state (every layer and direction) equal the reference's, with and
+// without lengths.
+TEST(RecurrentKernel, InitialStateGradients) {
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+    for (bool with_lengths : {false, true}) {
+      SCOPED_TRACE(to_string(cell) + " lengths=" + std::to_string(with_lengths));
+      torch::manual_seed(23);
+      auto make = [&](Implementation impl) {
+        Recurrent m(RecurrentOptions(kI, kH).cell(cell).num_layers(2).bidirectional(true)
+                        .implementation(impl));
+        m->to(torch::kDouble);
+        return m;
+      };
+      Recurrent ref = make(Implementation::reference), kernel = make(Implementation::kernel);
+      test::copy_parameters(*ref, *kernel);
+      auto x = torch::randn({5, 3, kI}, torch::kDouble);
+      auto h0 = torch::randn({4, 3, kH}, torch::kDouble), c0 = torch::randn({4, 3, kH}, torch::kDouble);
+      const auto lengths = with_lengths ? torch::tensor({5, 2, 4}) : torch::Tensor();
+      std::vector<torch::Tensor> grads;
+      for (Recurrent* m : {&ref, &kernel}) {
+        auto h = h0.clone().requires_grad_(true), c = c0.clone().requires_grad_(true);
+        const bool lstm = cell == CellKind::lstm;
+        auto out = (*m)->forward(x, {h, lstm ? c : torch::Tensor()}, lengths);
+        (out.output.pow(2).sum() + out.state.h.sum()).backward();
+        grads.push_back(h.grad());
+        grads.push_back(lstm ? c.grad() : torch::zeros({1}));
+      }
+      EXPECT_TRUE(all_close(grads[0], grads[2], 1e-10, "dh0"));
+      EXPECT_TRUE(all_close(grads[1], grads[3], 1e-10, "dc0"));
+    }
+}
+
 // Without grad mode the kernel builds no graph and gives the same numbers.
 TEST(RecurrentKernel, NoGradSameOutputsNoGraph) {
   torch::manual_seed(22);

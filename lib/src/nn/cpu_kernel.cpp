@@ -372,7 +372,7 @@ __attribute__((target("avx2,fma"))) void backward_rows_avx2(const BackwardStep<S
 template <typename S>
 void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, const Tensor& dout,
                     Tensor& dh, Tensor& dc, Tensor& dgi, Tensor& dgh, const Tensor& w_hh,
-                    const int64_t* len) {
+                    const int64_t* len, bool need_dh0) {
   const bool gru = spec.cell == CellKind::gru;
   Tensor dh_next = at::empty_like(dh);
   BackwardStep<S> a{spec.cell,
@@ -402,6 +402,7 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
 #endif
       backward_rows_baseline(a, b0, b1);
     });
+    if (k == 0 && !need_dh0) break;  // dLoss/dh(0) is not asked for: skip its GEMM
     dh_next.addmm_((gru ? dgh : dgi).select(0, a.t), w_hh);
     std::swap(dh, dh_next);
   }
@@ -468,7 +469,8 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
     Tensor dgh = gru ? at::empty({T, B, G}, x.options()) : dgi;
     const int64_t* len = lengths.defined() ? lengths.data_ptr<int64_t>() : nullptr;
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqtorch_recurrent_backward", [&] {
-      backward_steps<scalar_t>(spec, d, buf, dout, dh, dc, dgi, dgh, w_hh, len);
+      backward_steps<scalar_t>(spec, d, buf, dout, dh, dc, dgi, dgh, w_hh, len,
+                               ctx->needs_input_grad(1));
     });
 
     // Everything over all T*B rows at once: one GEMM each.
@@ -482,7 +484,8 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
       db_ih = dgi2.sum(0);
       db_hh = gru ? dgh2.sum(0) : db_ih.clone();
     }
-    return {dx, dh, lstm ? dc : Tensor(), dw_ih, dw_hh, db_ih, db_hh,
+    return {ctx->needs_input_grad(0) ? dx : Tensor(), ctx->needs_input_grad(1) ? dh : Tensor(),
+            lstm && ctx->needs_input_grad(2) ? dc : Tensor(), dw_ih, dw_hh, db_ih, db_hh,
             Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };

@@ -65,6 +65,17 @@ __attribute__((target("avx2,fma"))) void gemv_t_avx2(float* acc, const float* wt
                                                      int64_t j1) {
   gemv_t(acc, wt, x, K, ld, j0, j1);
 }
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) void gemv_t_avx512(
+    float* acc, const float* wt, const float* x, int64_t K, int64_t ld, int64_t j0, int64_t j1) {
+  gemv_t(acc, wt, x, K, ld, j0, j1);
+}
+bool cpu_has_avx512() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  }();
+  return yes;
+}
 __attribute__((target("avx2,fma"))) void lstm_cell_avx2(const float* g, float* c, float* h,
                                                         int64_t H) {
   lstm_cell(g, c, h, H);
@@ -79,6 +90,7 @@ void affine(float* out, const float* bias, const float* wt, const float* x, int6
   const bool avx2 = cpu_has_avx2();
   auto run = [&](float* acc, int64_t k0, int64_t k1) {
 #ifdef SEQTORCH_HAVE_AVX2_VARIANT
+    if (cpu_has_avx512()) return gemv_t_avx512(acc, wt + k0 * N, x + k0, k1 - k0, N, 0, N);
     if (avx2) return gemv_t_avx2(acc, wt + k0 * N, x + k0, k1 - k0, N, 0, N);
 #endif
     gemv_t_baseline(acc, wt + k0 * N, x + k0, k1 - k0, N, 0, N);
@@ -163,14 +175,16 @@ const torch::Tensor& FastGenerator::step(int64_t token) {
   return logits_;
 }
 
-int64_t FastGenerator::sample(const decode::SamplingOptions& o, uint64_t& state) const {
+int64_t FastGenerator::sample(const decode::SamplingOptions& o, uint64_t& state) {
   const float* logits = logits_.data_ptr<float>();
   const int64_t V = vocab_;
   if (o.temperature == 0) return std::max_element(logits, logits + V) - logits;  // first maximum
   // As decode::filter_logits: logits / T, then top-k, then top-p over what is left.
-  std::vector<double> x(V);
+  std::vector<double>& x = scaled_;
+  std::vector<int64_t>& kept = kept_;
+  x.resize(V);
+  kept.resize(V);
   for (int64_t v = 0; v < V; ++v) x[v] = logits[v] / o.temperature;
-  std::vector<int64_t> kept(V);
   std::iota(kept.begin(), kept.end(), 0);
   if ((o.top_k > 0 && o.top_k < V) || o.top_p < 1) {
     std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return x[a] > x[b]; });
@@ -187,7 +201,7 @@ int64_t FastGenerator::sample(const decode::SamplingOptions& o, uint64_t& state)
   double top = -std::numeric_limits<double>::infinity();
   for (int64_t v : kept) top = std::max(top, x[v]);
   double total = 0;
-  for (int64_t v : kept) total += std::exp(x[v] - top);
+  for (int64_t v : kept) total += (x[v] = std::exp(x[v] - top));  // x now holds the weights
   // splitmix64 -> a uniform double in [0, 1).
   state += 0x9E3779B97F4A7C15ULL;
   uint64_t z = state;
@@ -197,7 +211,7 @@ int64_t FastGenerator::sample(const decode::SamplingOptions& o, uint64_t& state)
   const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * total;
   double acc = 0;
   for (int64_t v : kept) {
-    acc += std::exp(x[v] - top);
+    acc += x[v];
     if (u < acc) return v;
   }
   return kept.back();

@@ -35,7 +35,7 @@ class FastGenerator {
 
  private:
   // The next token from the current logits; `state` is the sampler's random state.
-  int64_t sample(const decode::SamplingOptions& options, uint64_t& state) const;
+  int64_t sample(const decode::SamplingOptions& options, uint64_t& state);
 
   int64_t layers_, hidden_, vocab_;
   torch::Tensor embedding_;                       // [V, E]
@@ -43,6 +43,8 @@ class FastGenerator {
   std::vector<torch::Tensor> xh_, gates_, c_;     // [I_l + H], [4H], [H]
   torch::Tensor head_weight_, head_bias_, logits_;  // [H, V] (transposed), [V], [V]
   std::vector<float> partial_;                      // other threads' partial products
+  std::vector<double> scaled_;                      // sampler: logits / T, then weights
+  std::vector<int64_t> kept_;                       // sampler: the tokens left by top-k/top-p
 };
 
 }  // namespace seqtorch::textgen
