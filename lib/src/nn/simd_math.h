@@ -1,6 +1,6 @@
 #pragma once
 // Private to the library: vectorisable exp / sigmoid / tanh for the recurrent kernels, and the
-// run-time check for their AVX2 variants. Files using it are compiled with -fno-trapping-math
+// run-time checks for their AVX2 / AVX-512 variants. Files using it are compiled with -fno-trapping-math
 // (lib/CMakeLists.txt), without which GCC does not vectorise the clamps below.
 #include <algorithm>
 #include <cmath>
@@ -53,6 +53,19 @@ inline bool cpu_has_avx2() {
   static const bool yes = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+/// Whether the CPU runs AVX-512 F + VL variants (checked once).
+inline bool cpu_has_avx512() {
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   }();
   return yes;
 #else

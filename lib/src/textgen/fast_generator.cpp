@@ -69,13 +69,6 @@ __attribute__((target("avx512f,avx512vl,avx2,fma"))) void gemv_t_avx512(
     float* acc, const float* wt, const float* x, int64_t K, int64_t ld, int64_t j0, int64_t j1) {
   gemv_t(acc, wt, x, K, ld, j0, j1);
 }
-bool cpu_has_avx512() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-  }();
-  return yes;
-}
 __attribute__((target("avx2,fma"))) void lstm_cell_avx2(const float* g, float* c, float* h,
                                                         int64_t H) {
   lstm_cell(g, c, h, H);

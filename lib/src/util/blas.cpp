@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 
 namespace seqtorch::util {
 
@@ -38,6 +39,11 @@ void select_blas_core(char** argv) {
   if (argv == nullptr || argv[0] == nullptr || std::getenv("OPENBLAS_CORETYPE") != nullptr ||
       std::getenv("SEQTORCH_KEEP_BLAS_CORE") != nullptr)
     return;
+  // Re-executing loads the libraries a second time (about 0.5 s here): not worth it for a run
+  // that only prints usage.
+  if (argv[1] == nullptr) return;
+  for (char** a = argv + 1; *a != nullptr; ++a)
+    if (std::strcmp(*a, "--help") == 0 || std::strcmp(*a, "-h") == 0) return;
   const std::string current = openblas_core();
   if (current.empty()) return;
   __builtin_cpu_init();

@@ -20,7 +20,9 @@ std::string better_openblas_core(const std::string& current, bool avx512, bool a
 /// When OpenBLAS runs a generic pre-AVX2 core on a CPU with AVX2 or AVX-512, and neither
 /// OPENBLAS_CORETYPE nor SEQTORCH_KEEP_BLAS_CORE is set, re-executes this program with
 /// OPENBLAS_CORETYPE set to the better core (same pid, arguments and environment otherwise).
-/// Returns when there is nothing to do (also for a null argv), or when the re-execution failed.
+/// The second start costs the library loading once more (about 0.5 s here), so runs without
+/// arguments or with --help / -h are left alone. Returns when there is nothing to do (also for
+/// a null argv), or when the re-execution failed.
 /// Call first in main, before any other thread starts.
 void select_blas_core(char** argv);
 
