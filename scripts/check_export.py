@@ -3,6 +3,8 @@
 
 usage: scripts/check_export.py forecast --bin build/bin/seqtorch-forecast --checkpoint CKPT [--workdir DIR]
        scripts/check_export.py textgen --bin build/bin/seqtorch-textgen --checkpoint CKPT [--workdir DIR]
+       [--device cpu|cuda|auto]: where the app computes the numbers compared (default cpu, where the
+       archive runs here; the checkpoint itself may come from a CUDA run)
 
 forecast: writes a CSV with the columns the checkpoint's model reads (numbers of its own), asks
 `seqtorch-forecast predict` for the forecast after its end, exports the checkpoint, loads the
@@ -66,7 +68,8 @@ def check_forecast(args):
     pred_path = os.path.join(work, "predict.csv")
     subprocess.run([args.bin, "predict", "--checkpoint", args.checkpoint, "--data", data_path,
                     "--target", name_list(names[:C]), "--covariates", name_list(names[C:]),
-                    "--time-column", "t", "--output", pred_path, "--quiet"], check=True)
+                    "--time-column", "t", "--output", pred_path, "--quiet", "--device", args.device],
+                   check=True)
     with open(pred_path) as f:
         rows = list(csv.DictReader(f))
     expected = torch.tensor([[float(r[name]) for name in names[:C]] for r in rows], dtype=torch.float64)
@@ -99,7 +102,8 @@ def check_textgen(args):
     work, m = export_and_load(args)
     prime, length = args.prime, 120
     sample = subprocess.run([args.bin, "sample", "--checkpoint", args.checkpoint, "--prime", prime,
-                             "--length", str(length), "--temperature", "0", "--quiet"],
+                             "--length", str(length), "--temperature", "0", "--quiet",
+                             "--device", args.device],
                             check=True, capture_output=True).stdout.decode("utf-8")
     scripted = prime + m.generate(prime, length, 0.0, 1)
     if sample.rstrip("\n") != scripted:
@@ -118,7 +122,7 @@ def check_textgen(args):
     with open(text_path, "w", encoding="utf-8") as f:
         f.write(sample)
     ev = subprocess.run([args.bin, "evaluate", "--checkpoint", args.checkpoint, "--text", text_path,
-                         "--quiet"], check=True, capture_output=True).stdout.decode().strip().splitlines()[-1]
+                         "--quiet", "--device", args.device], check=True, capture_output=True).stdout.decode().strip().splitlines()[-1]
     expected_bpc = json.loads(ev)["bits_per_char"]
     ids = torch.tensor(m.encode(sample), dtype=torch.long)
     if ids.numel() >= 512:
@@ -145,11 +149,13 @@ def main():
     fc.add_argument("--bin", required=True, help="path of seqtorch-forecast")
     fc.add_argument("--checkpoint", required=True)
     fc.add_argument("--workdir")
+    fc.add_argument("--device", default="cpu")
     tg = sub.add_parser("textgen")
     tg.add_argument("--bin", required=True, help="path of seqtorch-textgen")
     tg.add_argument("--checkpoint", required=True)
     tg.add_argument("--prime", default="And ")
     tg.add_argument("--workdir")
+    tg.add_argument("--device", default="cpu")
     args = p.parse_args()
     try:
         import torch  # noqa: F401

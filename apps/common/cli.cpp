@@ -5,9 +5,12 @@
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/blas.h>
 #include <seqtorch/util/device.h>
+#include <seqtorch/util/file_system.h>
 #include <seqtorch/util/json.h>
 
 #include <c10/util/Exception.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -45,6 +48,8 @@ po::options_description training_options(CommonOptions& c) {
       ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every), "evaluate every N steps (0: every epoch)")
       ("accumulate", po::value(&c.accumulate)->default_value(c.accumulate), "micro-batches per optimiser step")
       ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget), "stop after this many seconds (0: none)")
+      ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps), "stop after this many optimiser steps (0: no limit)")
+      ("sync-steps", po::value(&c.sync_steps)->default_value(false)->implicit_value(true), "GPU: decide each step's non-finite skip on the host (slower; by default Adam/AdamW skip on the GPU)")
       ("resume", po::value(&c.resume), "DIR: continue the run in DIR from DIR/checkpoints/last.pt, with DIR/config.ini beneath the command line");
   return d;
 }
@@ -156,11 +161,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
   if (parsed.values.count("config")) {
     config_file = parsed.values["config"].as<std::string>();
   } else if (parsed.values.count("resume")) {
-    const auto dir = std::filesystem::path(parsed.values["resume"].as<std::string>());
-    if (!std::filesystem::exists(dir / "checkpoints" / "last.pt"))
-      throw UsageError("--resume: " + (dir / "checkpoints" / "last.pt").string() +
+    const auto dir = parsed.values["resume"].as<std::string>();
+    const std::string last = util::join_path(dir, "checkpoints/last.pt");
+    if (!util::path_exists(last))
+      throw UsageError("--resume: " + last +
                        " does not exist (not a run folder, or the run saved nothing yet)");
-    if (std::filesystem::exists(dir / "config.ini")) config_file = (dir / "config.ini").string();
+    if (util::path_exists(util::join_path(dir, "config.ini"))) config_file = util::join_path(dir, "config.ini");
   }
   if (parsed.values.count("resume") && parsed.values.count("out") && parsed.values["out"].defaulted()) {
     // The run folder is the one resumed (unless --out says otherwise on the command line).
@@ -201,15 +207,13 @@ void store_config_beneath(const std::string& text, const std::string& origin,
   }
 }
 
-std::filesystem::path checkpoint_beneath(const CommonOptions& c, const std::string& checkpoint,
-                                         const std::string& app,
-                                         const po::options_description& options,
-                                         po::variables_map& values) {
-  const std::filesystem::path path = checkpoint.empty()
-                                         ? std::filesystem::path(c.out) / "checkpoints" / "best.pt"
-                                         : std::filesystem::path(checkpoint);
+std::string checkpoint_beneath(const CommonOptions& c, const std::string& checkpoint,
+                               const std::string& app, const po::options_description& options,
+                               po::variables_map& values) {
+  const std::string path =
+      checkpoint.empty() ? util::join_path(c.out, "checkpoints/best.pt") : checkpoint;
   const auto info = train::read_checkpoint_info(path, app);
-  store_config_beneath(info.config, path.string(), options, values);
+  store_config_beneath(info.config, path, options, values);
   return path;
 }
 
@@ -295,6 +299,7 @@ train::TrainerOptions trainer_options(const CommonOptions& c, const std::string&
   positive(c.accumulate, "accumulate", 1);
   positive(c.patience, "patience", 0);
   positive(c.eval_every, "eval-every", 0);
+  positive(c.max_steps, "max-steps", 0);
   if (c.clip_grad < 0) throw UsageError("--clip-grad: expected >= 0, got " + std::to_string(c.clip_grad));
   if (c.time_budget < 0)
     throw UsageError("--time-budget: expected >= 0, got " + std::to_string(c.time_budget));
@@ -305,6 +310,8 @@ train::TrainerOptions trainer_options(const CommonOptions& c, const std::string&
   o.clip_grad_norm = c.clip_grad;
   o.accumulation = c.accumulate;
   o.time_budget_s = c.time_budget;
+  o.max_steps = c.max_steps;
+  o.synchronous_steps = c.sync_steps;
   o.out_dir = c.out;
   o.quiet = c.quiet;
   o.resume = !c.resume.empty();
@@ -322,7 +329,7 @@ torch::Device resolve_device(const CommonOptions& c) {
   if (!well_formed)
     throw UsageError("--device: expected auto, cpu, cuda or cuda:N, got '" + d + "'" +
                      suggestion(d, {"auto", "cpu", "cuda"}, ""));
-  return util::parse_device(d);
+  return util::use_device(util::parse_device(d));
 }
 
 nn::CellKind cell_kind(const CommonOptions& c) {
@@ -334,9 +341,9 @@ nn::CellKind cell_kind(const CommonOptions& c) {
   }
 }
 
-std::string write_run_config(const std::filesystem::path& out_dir, const po::variables_map& values) {
+std::string write_run_config(const std::string& out_dir, const po::variables_map& values) {
   const std::string text = effective_config(values);
-  util::write_file_atomically(out_dir / "config.ini", text);
+  util::write_file_atomically(util::join_path(out_dir, "config.ini"), text);
   return text;
 }
 
@@ -344,14 +351,22 @@ int train_exit_code(const train::TrainResult& result) {
   return result.signal != 0 ? 128 + result.signal : 0;
 }
 
-void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,
+void report_metrics(const std::string& out_dir, const std::map<std::string, double>& metrics,
                     const std::map<std::string, std::string>& labels) {
   util::JsonObject json;
   for (const auto& [k, v] : labels) json.add(k, v);
   json.add_all(metrics);
   const std::string line = json.str();
   std::cout << line << std::endl;
-  if (!out_dir.empty()) util::write_file_atomically(out_dir / "metrics.json", line + "\n");
+  if (!out_dir.empty()) util::write_file_atomically(util::join_path(out_dir, "metrics.json"), line + "\n");
+}
+
+std::string installed_data_path(const std::string& relative) {
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return "";
+  const std::string bin_dir = util::parent_path(std::string(exe, static_cast<size_t>(n)));
+  return util::join_path(util::parent_path(bin_dir), "share/seqtorch/" + relative);
 }
 
 int run_main(const std::string& program, char** argv, const std::function<int()>& body) {

@@ -13,7 +13,6 @@
 
 #include <boost/program_options.hpp>
 
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -53,6 +52,8 @@ struct CommonOptions {
   int64_t eval_every = 0;
   int64_t accumulate = 1;
   double time_budget = 0;
+  int64_t max_steps = 0;
+  bool sync_steps = false;
   // model
   std::string cell = "lstm";
   int64_t hidden_size = 128;
@@ -99,7 +100,7 @@ void store_config_beneath(const std::string& text, const std::string& origin,
 /// For commands that read a trained model: the checkpoint (`checkpoint`, or
 /// OUT/checkpoints/best.pt), checked to come from `app`, with its stored configuration put
 /// beneath the command line (so model and data settings come from the run that made it).
-std::filesystem::path checkpoint_beneath(const CommonOptions& c, const std::string& checkpoint,
+std::string checkpoint_beneath(const CommonOptions& c, const std::string& checkpoint,
                                          const std::string& app,
                                          const po::options_description& options,
                                          po::variables_map& values);
@@ -121,15 +122,16 @@ train::ScheduleOptions schedule_options(const CommonOptions& c, int64_t total_st
 train::TrainerOptions trainer_options(const CommonOptions& c, const std::string& app,
                                       const std::string& config);
 
-/// The device of --device: a malformed name is a UsageError; a valid one this machine lacks
-/// (cuda without a GPU) a runtime error.
+/// The device of --device, made the current CUDA device when it is one (util::use_device): a
+/// malformed name is a UsageError; a valid one this machine lacks (cuda without a GPU) a
+/// runtime error.
 torch::Device resolve_device(const CommonOptions& c);
 /// The cell of --cell (UsageError naming the closest valid one).
 nn::CellKind cell_kind(const CommonOptions& c);
 
 /// Writes DIR/config.ini (atomically): the effective configuration, so `--config DIR/config.ini`
 /// repeats the run. Returns the text written.
-std::string write_run_config(const std::filesystem::path& out_dir, const po::variables_map& values);
+std::string write_run_config(const std::string& out_dir, const po::variables_map& values);
 
 /// The exit code of a training run: 128 + signal when SIGINT / SIGTERM stopped it (130, 143),
 /// else 0.
@@ -137,8 +139,12 @@ int train_exit_code(const train::TrainResult& result);
 
 /// Prints the final metrics as one JSON line on stdout and writes it to DIR/metrics.json
 /// (atomically).
-void report_metrics(const std::filesystem::path& out_dir, const std::map<std::string, double>& metrics,
+void report_metrics(const std::string& out_dir, const std::map<std::string, double>& metrics,
                     const std::map<std::string, std::string>& labels = {});
+
+/// PREFIX/share/seqtorch/`relative` for a program installed in PREFIX/bin (cmake --install);
+/// empty when the program's own path cannot be read.
+std::string installed_data_path(const std::string& relative);
 
 /// Runs `body` as a main: first util::select_blas_core(argv) (may re-execute the program with
 /// faster OpenBLAS kernels, see util/blas.h); then UsageError -> "PROGRAM: message" and 2; other

@@ -8,9 +8,10 @@
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/device.h>
+#include <seqtorch/util/file_system.h>
 #include <seqtorch/util/stop_signal.h>
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <iostream>
@@ -65,9 +66,11 @@ struct ForecastCli {
     cmds.push_back({"train", "train a forecaster (final JSON: validation and test metrics)", po::options_description()});
     cmds.back().options.add(runtime_options(c)).add(training_options(c)).add(model_options(c))
         .add(model_extra()).add(data_options());
-    for (auto [name, help, out] : {std::make_tuple("evaluate", "rolling-origin backtest over the test part, with baselines", "unused"),
-                                   std::make_tuple("predict", "forecast H steps after the end of the data (CSV)", "CSV file (default: stdout)"),
-                                   std::make_tuple("export", "TorchScript file: forward(window) in original units", "the .pt file to write")}) {
+    const std::tuple<const char*, const char*, const char*> reading[] = {
+        {"evaluate", "rolling-origin backtest over the test part, with baselines", "unused"},
+        {"predict", "forecast H steps after the end of the data (CSV)", "CSV file (default: stdout)"},
+        {"export", "TorchScript file: forward(window) in original units", "the .pt file to write"}};
+    for (const auto& [name, help, out] : reading) {
       cmds.push_back({name, help, po::options_description()});
       cmds.back().options.add(runtime_options(c)).add(io_options(out)).add(data_options());
     }
@@ -114,7 +117,7 @@ int run(int argc, char** argv) {
   st::util::set_threads(f.c.threads);
   st::util::seed_everything(f.c.seed);
   const torch::Device device = resolve_device(f.c);
-  const std::filesystem::path out = f.c.out;
+  const std::string out = f.c.out;
 
   if (parsed.command == "train") {
     const auto series = st::forecast::load_series(f.series());
@@ -126,12 +129,12 @@ int run(int argc, char** argv) {
     st::forecast::WindowTask task(model, prep.scaled, prep.split, f.c.batch_size, f.c.seed, device);
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
-    std::filesystem::create_directories(out);
+    st::util::create_directories(out);
     const std::string config = write_run_config(out, parsed.values);
     st::util::install_stop_handlers();
     auto result = st::train::train(task, *opt, sched, trainer_options(f.c, "forecast", config));
     if (result.signal) return train_exit_code(result);
-    st::train::load_checkpoint(out / "checkpoints" / "best.pt", "forecast", *model, nullptr, false);
+    st::train::load_checkpoint(st::util::join_path(out, "checkpoints/best.pt"), "forecast", *model, nullptr, false);
     auto metrics = test_metrics(st::forecast::backtest(model, series.values, prep.split.train + prep.split.val, f.season, device));
     metrics["val_loss"] = result.best_metric;
     metrics["epochs"] = static_cast<double>(result.epochs);
@@ -158,11 +161,12 @@ int run(int argc, char** argv) {
     const auto r = st::forecast::backtest(model, series.values, split.train + split.val, f.season, device);
     fmt::print("rolling-origin backtest: {} origins, horizon {}, season {}\n", r.origins, r.horizon, f.season);
     fmt::print("{:<16}{:>12}{:>12}{:>12}{:>10}\n", "forecaster", "MAE", "RMSE", "sMAPE %", "MASE");
-    for (auto [name, m] : {std::make_pair("seqtorch " + f.mode, &r.model), std::make_pair(std::string("naive"), &r.naive),
-                           std::make_pair(std::string("seasonal naive"), &r.seasonal_naive)})
+    const std::pair<std::string, const std::map<std::string, double>*> rows[] = {
+        {"seqtorch " + f.mode, &r.model}, {"naive", &r.naive}, {"seasonal naive", &r.seasonal_naive}};
+    for (const auto& [name, m] : rows)
       fmt::print("{:<16}{:>12.4f}{:>12.4f}{:>12.3f}{:>10.4f}\n", name, m->at("mae"), m->at("rmse"), m->at("smape"), m->at("mase"));
     if (std::isfinite(r.coverage80)) fmt::print("interval coverage: 80% -> {:.3f}, 95% -> {:.3f}\n", r.coverage80, r.coverage95);
-    report_metrics(f.checkpoint.empty() ? out : std::filesystem::path(), test_metrics(r), {{"mode", f.mode}});
+    report_metrics(f.checkpoint.empty() ? out : std::string(), test_metrics(r), {{"mode", f.mode}});
     return 0;
   }
   if (parsed.command == "predict") {

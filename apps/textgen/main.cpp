@@ -7,11 +7,11 @@
 #include <seqtorch/textgen/stream_task.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/device.h>
+#include <seqtorch/util/file_system.h>
 #include <seqtorch/util/stop_signal.h>
 
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <iostream>
 
 namespace st = seqtorch;
@@ -74,10 +74,12 @@ struct TextgenCli {
   }
   std::string text_path() const {
     if (!text.empty()) return text;
-    if (!std::filesystem::exists(SEQTORCH_DEFAULT_CORPUS))
-      throw std::runtime_error(std::string("the default corpus ") + SEQTORCH_DEFAULT_CORPUS +
-                               " is missing: install bible-kjv and rebuild (scripts/setup.sh does both), or pass --text FILE");
-    return SEQTORCH_DEFAULT_CORPUS;
+    // The build tree's corpus, else the one installed beside the program (cmake --install).
+    if (st::util::path_exists(SEQTORCH_DEFAULT_CORPUS)) return SEQTORCH_DEFAULT_CORPUS;
+    const std::string installed = installed_data_path("corpus/kjv.txt");
+    if (!installed.empty() && st::util::path_exists(installed)) return installed;
+    throw std::runtime_error(std::string("the default corpus ") + SEQTORCH_DEFAULT_CORPUS +
+                             " is missing: install bible-kjv and rebuild (scripts/setup.sh does both), or pass --text FILE");
   }
   st::textgen::CharModelOptions model(int64_t vocab) const {
     return st::textgen::CharModelOptions(vocab).embedding_size(embedding_size).cell(cell_kind(c))
@@ -93,7 +95,7 @@ int run(int argc, char** argv) {
   st::util::set_threads(f.c.threads);
   st::util::seed_everything(f.c.seed);
   const torch::Device device = resolve_device(f.c);
-  const std::filesystem::path out = f.c.out;
+  const std::string out = f.c.out;
 
   if (parsed.command == "train") {
     const auto corpus = st::textgen::load_corpus(f.text_path(), f.bytes, f.val_fraction);
@@ -102,7 +104,7 @@ int run(int argc, char** argv) {
     st::textgen::StreamTask task(model, corpus.train, corpus.val, f.c.batch_size, f.seq_len, device);
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
-    std::filesystem::create_directories(out);
+    st::util::create_directories(out);
     const std::string config = write_run_config(out, parsed.values);
     auto to = trainer_options(f.c, "textgen", config);
     to.items_name = "tokens";
@@ -113,6 +115,9 @@ int run(int argc, char** argv) {
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
     metrics["train_seconds"] = result.elapsed_s;
+    // Training throughput: tokens over the time in training steps (evaluations and checkpoints
+    // left out).
+    if (result.step_seconds > 0) metrics["tokens_per_s"] = static_cast<double>(result.items) / result.step_seconds;
     report_metrics(out, metrics);
     return 0;
   }
@@ -134,7 +139,7 @@ int run(int argc, char** argv) {
     auto ids = st::textgen::encode_text(vocab, st::textgen::read_text_file(path), path, &unknown);
     const auto s = st::textgen::score_text(model, ids, 16, 256, device);
     if (unknown > 0) std::cerr << kProgram << ": " << unknown << " symbols of " << path << " are not in the vocabulary (scored as unknown)\n";
-    report_metrics(f.checkpoint.empty() ? out : std::filesystem::path(),
+    report_metrics(f.checkpoint.empty() ? out : std::string(),
                    {{"bits_per_char", s.bits_per_char}, {"perplexity", s.perplexity}, {"symbols", static_cast<double>(s.symbols)}});
     return 0;
   }

@@ -1,6 +1,8 @@
 // seqtorch-bench: times one workload of issue 6's benchmark with seqtorch and prints one JSON line.
 //   seqtorch-bench WORKLOAD THREADS [SECONDS]
 // WORKLOAD: sgemm | W1 | W2 | W3-2x512 | W3-1x128 | W4-lstm512 | W4-lstm1024 | W4-lstm256 | W4-gru512
+//   gpu-step-LxHxB (e.g. gpu-step-2x512x32; THREADS ignored, SECONDS: steps): where the time of one
+//   textgen training step on CUDA goes (scripts/bench/gpu_textgen.py --profile).
 // scripts/bench/peer_pytorch.py times the same workloads in PyTorch-Python; scripts/bench/run.py
 // interleaves the two and prints the table. FLOP counts follow DeepBench: an LSTM layer costs
 // 8H(I+H) per token forward, the same again for each backward pass (24H(I+H) in training), a GRU
@@ -9,6 +11,7 @@
 #include <seqtorch/nn/gradients.h>
 #include <seqtorch/textgen/char_model.h>
 #include <seqtorch/textgen/fast_generator.h>
+#include <seqtorch/train/device_step.h>
 #include <seqtorch/train/optimizer.h>
 #include <seqtorch/util/blas.h>
 
@@ -104,6 +107,70 @@ int main(int argc, char** argv) {
       for (int64_t l = 0; l < L; ++l) flops += 8.0 * H * ((l == 0 ? E : H) + H);
       const double us = s / N * 1e6;
       print(w, threads, "us/token", us, flops / (us * 1e3));
+      return 0;
+    }
+    if (w.rfind("gpu-step-", 0) == 0) {
+      // One textgen training step (the app's: embedding, LSTM, head, cross-entropy, backward, norm
+      // clipping, Adam) on CUDA, timed four ways over `budget` steps each: the phases apart (a
+      // device synchronisation after each, so each phase's GPU time shows), the step as the app
+      // runs it (DeviceStep: nothing waited for), and the step with the loss and the norm read back
+      // at every step (--sync-steps).
+      int64_t L = 0, H = 0, B = 0;
+      TORCH_CHECK(std::sscanf(w.c_str(), "gpu-step-%ldx%ldx%ld", &L, &H, &B) == 3 && torch::cuda::is_available(),
+                  "gpu-step-LxHxB needs three numbers and a CUDA device");
+      const int64_t T = 100, E = 64, V = 96, steps = std::max<int64_t>(20, static_cast<int64_t>(budget));
+      const torch::Device cuda(torch::kCUDA, 0);
+      auto vocab = vocab96();
+      st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
+      m->to(cuda);
+      st::train::OptimizerOptions oo;
+      oo.lr = 0.002;
+      auto opt = st::train::make_optimizer(m->parameters(), oo);
+      st::train::DeviceStep device_step(*opt);
+      const auto params = m->parameters();
+      auto x = torch::randint(V, {T, B}, torch::TensorOptions(torch::kLong).device(cuda));
+      auto y = torch::randint(V, {T, B}, x.options());
+      double phase[4] = {0, 0, 0, 0};  // forward, backward, clip, optimizer
+      auto now = [] { torch::cuda::synchronize(); return Clock::now(); };
+      auto step = [&](int mode) {  // 0 phases, 1 as the app, 2 with host reads
+        auto t0 = mode == 0 ? now() : Clock::now();
+        opt->zero_grad();
+        auto out = m->forward(x);
+        auto loss = torch::nn::functional::cross_entropy(out.logits.reshape({-1, V}), y.reshape({-1}));
+        auto t1 = mode == 0 ? now() : t0;
+        loss.backward();
+        auto t2 = mode == 0 ? now() : t0;
+        torch::Tensor norm = st::nn::clip_grad_norm_tensor_(params, 1.0);
+        auto t3 = mode == 0 ? now() : t0;
+        auto skip = torch::logical_not(torch::isfinite(loss) & torch::isfinite(norm)).to(torch::kFloat);
+        if (mode == 2) {
+          const bool bad = !std::isfinite(loss.item<double>()) || !std::isfinite(norm.item<double>());
+          if (!bad) opt->step();
+        } else {
+          device_step.step(skip);
+        }
+        if (mode == 0) {
+          auto t4 = now();
+          phase[0] += std::chrono::duration<double>(t1 - t0).count();
+          phase[1] += std::chrono::duration<double>(t2 - t1).count();
+          phase[2] += std::chrono::duration<double>(t3 - t2).count();
+          phase[3] += std::chrono::duration<double>(t4 - t3).count();
+        }
+      };
+      auto timed = [&](int mode) {
+        for (int i = 0; i < 10; ++i) step(mode);  // warm-up
+        if (mode == 0) std::fill(phase, phase + 4, 0.0);
+        auto t0 = now();
+        for (int64_t i = 0; i < steps; ++i) step(mode);
+        return std::chrono::duration<double>(now() - t0).count() / static_cast<double>(steps) * 1e3;
+      };
+      timed(0);
+      const double async = timed(1), host = timed(2);
+      std::printf("{\"workload\":\"%s\",\"impl\":\"seqtorch\",\"unit\":\"ms/step\",\"forward_ms\":%.4f,"
+                  "\"backward_ms\":%.4f,\"clip_ms\":%.4f,\"optimizer_ms\":%.4f,\"step_ms\":%.4f,"
+                  "\"step_host_reads_ms\":%.4f,\"tokens_per_s\":%.1f}\n",
+                  w.c_str(), phase[0] / steps * 1e3, phase[1] / steps * 1e3, phase[2] / steps * 1e3,
+                  phase[3] / steps * 1e3, async, host, static_cast<double>(B * T) / async * 1e3);
       return 0;
     }
     if (w.rfind("W4-", 0) == 0) {

@@ -6,7 +6,7 @@
 #include <seqtorch/nn/sequence_shapes.h>
 #include <seqtorch/util/blas.h>
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <functional>

@@ -42,13 +42,13 @@ std::string usage_error(const std::function<void()>& f) {
   return "<no UsageError>";
 }
 
-void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
+void write(const std::string& p, const std::string& text) { std::ofstream(p) << text; }
 
 TEST(Cli, ConfigFileIsBeneathTheCommandLine) {
   test::TempDir dir;
-  write(dir.path / "a.cfg", "epochs = 7\nlr = 0.5\ncell = gru\nbidirectional = true\n");
+  write(dir.file("a.cfg"), "epochs = 7\nlr = 0.5\ncell = gru\nbidirectional = true\n");
   Cli cli;
-  auto p = cli.parse({"train", "--config", (dir.path / "a.cfg").string(), "--epochs", "3"});
+  auto p = cli.parse({"train", "--config", dir.file("a.cfg"), "--epochs", "3"});
   EXPECT_EQ(p.command, "train");
   EXPECT_EQ(cli.c.epochs, 3);      // command line wins
   EXPECT_EQ(cli.c.lr, 0.5);        // config beats the default
@@ -67,7 +67,7 @@ TEST(Cli, EffectiveConfigRepeatsTheRun) {
   EXPECT_EQ(ini.find("resume"), std::string::npos);
   EXPECT_EQ(write_run_config(dir.path, p.values), ini);  // DIR/config.ini, atomically
   Cli second;
-  second.parse({"train", "--config", (dir.path / "config.ini").string()});
+  second.parse({"train", "--config", dir.file("config.ini")});
   EXPECT_EQ(second.c.epochs, 4);
   EXPECT_EQ(second.c.lr, 0.0123456789012345);
   EXPECT_TRUE(second.c.bidirectional);
@@ -78,16 +78,16 @@ TEST(Cli, EffectiveConfigRepeatsTheRun) {
 TEST(Cli, ResumeDirReadsItsConfigAndIsTheRunFolder) {
   test::TempDir dir;
   Cli cli;
-  auto msg = usage_error([&] { cli.parse({"train", "--resume", dir.path.string()}); });
+  auto msg = usage_error([&] { cli.parse({"train", "--resume", dir.path}); });
   EXPECT_NE(msg.find("last.pt does not exist"), std::string::npos) << msg;
-  std::filesystem::create_directories(dir.path / "checkpoints");
-  write(dir.path / "checkpoints" / "last.pt", "x");
-  write(dir.path / "config.ini", "epochs = 9\nhidden-size = 32\nout = elsewhere\n");
+  util::create_directories(dir.file("checkpoints"));
+  write(dir.file("checkpoints/last.pt"), "x");
+  write(dir.file("config.ini"), "epochs = 9\nhidden-size = 32\nout = elsewhere\n");
   Cli resumed;
-  resumed.parse({"train", "--resume", dir.path.string(), "--epochs", "12"});
+  resumed.parse({"train", "--resume", dir.path, "--epochs", "12"});
   EXPECT_EQ(resumed.c.epochs, 12);        // the command line still wins
   EXPECT_EQ(resumed.c.hidden_size, 32);   // the run's own settings
-  EXPECT_EQ(resumed.c.out, dir.path.string());
+  EXPECT_EQ(resumed.c.out, dir.path);
   auto t = trainer_options(resumed.c, "test", "");
   EXPECT_TRUE(t.resume);
   EXPECT_EQ(t.out_dir, dir.path);
@@ -112,10 +112,10 @@ TEST(Cli, UsageErrorsNameTheOptionAndTheClosestValidOne) {
   msg = usage_error([&] { cli.parse({"evaluate", "--epochs", "3"}); });  // not an evaluate option
   EXPECT_NE(msg.find("unknown option --epochs for 'seqtorch-test evaluate'"), std::string::npos) << msg;
   test::TempDir dir;
-  write(dir.path / "bad.cfg", "epocs = 3\n");
-  msg = usage_error([&] { cli.parse({"train", "--config", (dir.path / "bad.cfg").string()}); });
+  write(dir.file("bad.cfg"), "epocs = 3\n");
+  msg = usage_error([&] { cli.parse({"train", "--config", dir.file("bad.cfg")}); });
   EXPECT_NE(msg.find("bad.cfg: unknown option 'epocs'; did you mean epochs?"), std::string::npos) << msg;
-  msg = usage_error([&] { cli.parse({"train", "--config", (dir.path / "none.cfg").string()}); });
+  msg = usage_error([&] { cli.parse({"train", "--config", dir.file("none.cfg")}); });
   EXPECT_NE(msg.find("cannot read"), std::string::npos) << msg;
   cli.c.optimizer = "adan";
   msg = usage_error([&] { optimizer_options(cli.c); });
@@ -162,7 +162,7 @@ TEST(Cli, ExitCodesAndMetricsJson) {
   report_metrics(dir.path, {{"loss", 0.25}, {"bits_per_char", 1.5}}, {{"split", "val"}});
   const std::string out = testing::internal::GetCapturedStdout();
   EXPECT_EQ(out, "{\"split\":\"val\",\"bits_per_char\":1.5,\"loss\":0.25}\n");
-  std::ifstream in(dir.path / "metrics.json");
+  std::ifstream in(dir.file("metrics.json"));
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(line + "\n", out);
@@ -173,6 +173,16 @@ TEST(Cli, DeviceAndThreads) {
   if (!torch::cuda::is_available()) {
     EXPECT_EQ(util::parse_device("auto"), torch::Device(torch::kCPU));
     EXPECT_TRUE(test::throws_with([] { util::parse_device("cuda:0"); }, {"no CUDA device"}));
+  } else {
+    // cuda:N names that card and becomes the current one: work that says only "cuda" lands there.
+    const auto n = static_cast<int64_t>(torch::cuda::device_count());
+    EXPECT_TRUE(test::throws_with([&] { util::parse_device("cuda:" + std::to_string(n)); },
+                                  {"expected an index below " + std::to_string(n)}));
+    const auto last = util::use_device(util::parse_device("cuda:" + std::to_string(n - 1)));
+    EXPECT_EQ(torch::zeros({1}, torch::kCUDA).device(), last);
+    EXPECT_EQ(util::parse_device("auto"), last) << "auto: the current CUDA device";
+    util::use_device(torch::Device(torch::kCUDA, 0));
+    EXPECT_EQ(util::parse_device("cuda"), torch::Device(torch::kCUDA, 0));
   }
   EXPECT_EQ(util::set_threads(1), 1);
   EXPECT_GE(util::set_threads(0), 1);

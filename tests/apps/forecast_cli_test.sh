@@ -7,6 +7,7 @@ set -u
 bin=$1
 check_export=${2:-}
 source "$(dirname "$0")/cli_expect.sh"
+python=${SEQTORCH_PYTHON:-/usr/bin/python3}  # the Python with torch for the export check
 
 : > "$tmp/empty.csv"
 printf 'day,sales\n' > "$tmp/header.csv"
@@ -44,8 +45,8 @@ else
   echo "FAIL: the good run (train, evaluate, predict, export)"; failures=$((failures + 1))
 fi
 
-if [ -n "$check_export" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  if /usr/bin/python3 "$check_export" forecast --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
+if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
+  if "$python" "$check_export" forecast --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
        --workdir "$tmp/check" > "$tmp/check.log" 2>&1; then
     passed=$((passed + 1))
   else
@@ -53,8 +54,8 @@ if [ -n "$check_export" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; the
   fi
 fi
 plot_forecast=$(dirname "${check_export:-/nonexistent}")/plot_forecast.py
-if [ -f "$plot_forecast" ] && /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
-  if /usr/bin/python3 "$plot_forecast" --data "$tmp/good_gap.csv" --target "units, sold" --time-column day \
+if [ -f "$plot_forecast" ] && "$python" -c "import matplotlib" 2>/dev/null; then
+  if "$python" "$plot_forecast" --data "$tmp/good_gap.csv" --target "units, sold" --time-column day \
        --forecast "$tmp/pred.csv" -o "$tmp/forecast.png" > /dev/null && [ -s "$tmp/forecast.png" ]; then
     passed=$((passed + 1))
   else

@@ -5,6 +5,7 @@
 set -u
 bin=$1 forecast=$2 check_export=${3:-}
 source "$(dirname "$0")/cli_expect.sh"
+python=${SEQTORCH_PYTHON:-/usr/bin/python3}  # the Python with torch for the export check
 
 : > "$tmp/empty.txt"
 printf 'tiny text' > "$tmp/short.txt"
@@ -37,8 +38,8 @@ if "$bin" evaluate --out "$tmp/run" --text "$tmp/good.txt" | tail -1 | grep -q '
 "$forecast" train --out "$tmp/frun" --quiet --epochs 1 --hidden-size 4 --window 12 --horizon 3 > /dev/null
 expect 1 "written by seqtorch-forecast, not by seqtorch-textgen" -- "$bin" sample --checkpoint "$tmp/frun/checkpoints/best.pt"
 expect 1 "written by seqtorch-textgen, not by seqtorch-forecast" -- "$forecast" predict --checkpoint "$tmp/run/checkpoints/best.pt"
-if [ -n "$check_export" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  if /usr/bin/python3 "$check_export" textgen --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
+if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
+  if "$python" "$check_export" textgen --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
        --prime "the " --workdir "$tmp/check" > "$tmp/check.log" 2>&1; then
     passed=$((passed + 1))
   else

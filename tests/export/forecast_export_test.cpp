@@ -31,12 +31,12 @@ TEST(ForecastExport, LoadedArchiveMatchesTheModel) {
       m->set_scaler(scaler);
       std::vector<std::string> names{"a", "b", "c"};
       names.resize(2 + covs);
-      const auto path = dir.path / "model.pt";
+      const auto path = dir.file("model.pt");
       export_forecaster(m, names, path);
-      auto loaded = torch::jit::load(path.string());
+      auto loaded = load_export(path);
       EXPECT_EQ(loaded.attr("window").toInt(), 12);
       EXPECT_EQ(loaded.attr("horizon").toInt(), 5);
-      torch::NoGradGuard no_grad;
+      InferenceGuard inference;  // as a C++ user runs an export: see script_module.h
       for (int64_t B : {1, 3, 7}) {
         for (int64_t L : {12, 4, 30}) {
           auto window = torch::randn({B, L, 2 + covs}) * scaler.scale + scaler.shift;

@@ -23,10 +23,10 @@ TEST(TextgenExport, LoadedArchiveMatchesTheModel) {
     torch::manual_seed(3);
     textgen::CharModel m(textgen::CharModelOptions(vocab.size()).cell(cell).hidden_size(12)
                              .embedding_size(12).num_layers(2).tie_weights(cell == nn::CellKind::gru), vocab);
-    const auto path = dir.path / "lm.pt";
+    const auto path = dir.file("lm.pt");
     export_char_model(m, path);
-    auto loaded = torch::jit::load(path.string());
-    torch::NoGradGuard no_grad;
+    auto loaded = load_export(path);
+    InferenceGuard inference;
     for (int64_t T : {1, 5, 17})
       for (int64_t B : {1, 4}) {
         auto tokens = torch::randint(vocab.size(), {T, B}, torch::kLong);

@@ -143,7 +143,7 @@ TEST(ElmanRNN, GradientNormsShowVanishingAndExploding) {
     return hidden_gradient_norms(out.output[T - 1].sum(), out.steps);  // loss at the last step
   };
   torch::manual_seed(9);
-  auto q = std::get<0>(torch::linalg::qr(torch::randn({H, H}, torch::kDouble)));
+  auto q = std::get<0>(torch::linalg_qr(torch::randn({H, H}, torch::kDouble)));
   auto vanish = run(0.5 * q, Nonlinearity::tanh);  // ||W|| = 0.5
   EXPECT_LT(vanish[0].item<double>(), 1e-8 * vanish[T - 1].item<double>());
   for (int64_t t = 0; t + 1 < T; ++t) EXPECT_LT(vanish[t].item<double>(), vanish[t + 1].item<double>());
@@ -154,7 +154,7 @@ TEST(ElmanRNN, GradientNormsShowVanishingAndExploding) {
 
 TEST(ElmanRNN, SaveLoadGivesIdenticalOutputs) {
   test::TempDir dir;
-  const auto path = (dir.path / "elman.pt").string();
+  const auto path = dir.file("elman.pt");
   torch::manual_seed(1);
   ElmanRNN a(ElmanRNNOptions(kI, kH, kO));
   torch::save(a, path);

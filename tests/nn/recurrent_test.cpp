@@ -137,9 +137,9 @@ Run run_torch(const Case& k, const Inputs& in, const Recurrent& ours) {
 }
 
 ::testing::AssertionResult same_run(const Run& a, const Run& b, double tol) {
-  for (auto [what, x, y] : {std::make_tuple("output", a.output, b.output),
-                            std::make_tuple("h_n", a.h, b.h),
-                            std::make_tuple("input grad", a.input_grad, b.input_grad)}) {
+  const std::tuple<const char*, torch::Tensor, torch::Tensor> parts[] = {
+      {"output", a.output, b.output}, {"h_n", a.h, b.h}, {"input grad", a.input_grad, b.input_grad}};
+  for (const auto& [what, x, y] : parts) {
     auto r = all_close(x, y, tol, what);
     if (!r) return r;
   }
@@ -162,7 +162,7 @@ Run run_torch(const Case& k, const Inputs& in, const Recurrent& ours) {
 // Over the grid: reference == torch.nn, fused == torch.nn, reference == fused, and on the CPU
 // kernel == torch.nn and reference == kernel.
 void check_parity(CellKind cell, Nonlinearity nl, torch::Dtype dtype, torch::Device device) {
-  const double tol = parity_tolerance(dtype);
+  const double tol = parity_tolerance(dtype, device);
   for (const auto& k : grid(cell, nl)) {
     SCOPED_TRACE(k.name());
     torch::manual_seed(k.seed);
@@ -222,7 +222,7 @@ TEST(RecurrentParityCuda, AllCellsMatchTorch) {
 // ---- variable lengths -------------------------------------------------------------------
 
 void check_lengths(Implementation impl, torch::Dtype dtype, torch::Device device) {
-  const double tol = parity_tolerance(dtype);
+  const double tol = parity_tolerance(dtype, device);
   const int64_t T = 6, B = 4;
   const auto lengths = torch::tensor({3, 6, 1, 4}, torch::kLong);
   for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
@@ -477,7 +477,7 @@ TEST(Recurrent, DropoutOnlyBetweenLayersAndOnlyInTraining) {
 
 TEST(Recurrent, SaveLoadGivesIdenticalOutputs) {
   test::TempDir dir;
-  const auto path = (dir.path / "rnn.pt").string();
+  const auto path = dir.file("rnn.pt");
   torch::manual_seed(4);
   Recurrent a(RecurrentOptions(kI, kH).cell(CellKind::lstm).num_layers(2).bidirectional(true));
   torch::save(a, path);
@@ -490,6 +490,40 @@ TEST(Recurrent, SaveLoadGivesIdenticalOutputs) {
   EXPECT_TRUE(torch::equal(ya.output, yb.output));
   EXPECT_TRUE(torch::equal(ya.state.h, yb.state.h));
   EXPECT_TRUE(torch::equal(ya.state.c, yb.state.c));
+}
+
+// On CUDA the parameters become views of one cuDNN weight buffer (as torch.nn's
+// flatten_parameters makes them), and again after anything gives them new storage: moving to
+// the CPU and back, loading saved weights. Results are the same each time.
+TEST(RecurrentCuda, WeightsShareOneCudnnBufferAfterMovesAndLoads) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuDNN(false);
+  test::TempDir dir;
+  const torch::Device cuda(torch::kCUDA, 0);
+  torch::manual_seed(4);
+  Recurrent m(RecurrentOptions(kI, kH).cell(CellKind::lstm).num_layers(2).bidirectional(true));
+  torch::save(m, dir.file("rnn.pt"));
+  m->to(cuda);
+  auto x = torch::randn({7, 3, kI}, cuda);
+  auto one_buffer = [&] {
+    auto ps = m->parameters();
+    for (const auto& p : ps)
+      if (!p.is_alias_of(ps[0])) return false;
+    return true;
+  };
+  EXPECT_FALSE(one_buffer()) << "separate tensors before the first CUDA forward";
+  auto first = m->forward(x);
+  EXPECT_TRUE(one_buffer());
+  first.output.pow(2).sum().backward();
+  for (const auto& p : m->named_parameters()) EXPECT_TRUE(p.value().grad().defined()) << p.key();
+  m->to(torch::kCPU);
+  EXPECT_TRUE(all_close(m->forward(x.cpu()).output, first.output, 1e-4, "on the CPU"));
+  m->to(cuda);
+  EXPECT_TRUE(all_close(m->forward(x).output, first.output, 1e-6, "back on CUDA"));
+  EXPECT_TRUE(one_buffer());
+  torch::load(m, dir.file("rnn.pt"), cuda);  // the same weights, in new storage
+  EXPECT_TRUE(all_close(m->forward(x).output, first.output, 1e-6, "after loading"));
+  EXPECT_TRUE(one_buffer());
 }
 
 TEST(Recurrent, AutomaticResolvesToKernelOnCpuFusedElsewhere) {

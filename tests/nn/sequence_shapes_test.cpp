@@ -99,7 +99,7 @@ TEST(EncoderDecoder, EncoderFinalStateStartsDecoder) {
 
 TEST(SequenceShapes, SaveLoadGivesIdenticalOutputs) {
   test::TempDir dir;
-  const auto path = (dir.path / "encdec.pt").string();
+  const auto path = dir.file("encdec.pt");
   auto make = [] {
     return EncoderDecoder(RecurrentOptions(3, 4).cell(CellKind::gru).bidirectional(true),
                           RecurrentOptions(2, 8).cell(CellKind::gru), 5);

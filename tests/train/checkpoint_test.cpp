@@ -5,6 +5,7 @@
 #include <seqtorch/train/optimizer.h>
 #include <seqtorch/util/atomic_file.h>
 
+#include "support/cuda_tagged.h"
 #include "support/test_util.h"
 
 #include <gtest/gtest.h>
@@ -38,14 +39,14 @@ CheckpointInfo info_for(int64_t epoch) {
   return info;
 }
 
-std::string read_all(const std::filesystem::path& p) {
+std::string read_all(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
 TEST(Checkpoint, RoundTripRestoresModelOptimizerProgressAndRng) {
   test::TempDir dir;
-  const auto path = dir.path / "ck.pt";
+  const auto path = dir.file("ck.pt");
   torch::manual_seed(1);
   auto a = make();
   auto opt_a = make_optimizer(a->parameters(), OptimizerOptions{});
@@ -84,10 +85,10 @@ TEST(Checkpoint, RoundTripRestoresModelOptimizerProgressAndRng) {
 
 TEST(Checkpoint, ErrorsNameTheFileAndTheMismatch) {
   test::TempDir dir;
-  const auto path = dir.path / "ck.pt";
+  const auto path = dir.file("ck.pt");
   auto a = make();
   save_checkpoint(path, info_for(1), *a, nullptr);
-  const std::string p = path.string();
+  const std::string& p = path;
   auto gru = make(CellKind::gru);
   EXPECT_TRUE(test::throws_with([&] { load_checkpoint(path, "test", *gru, nullptr, false); },
                                 {p, "weight_ih_l0", "[24, 3]", "[18, 3]"}));
@@ -100,20 +101,20 @@ TEST(Checkpoint, ErrorsNameTheFileAndTheMismatch) {
   auto opt = make_optimizer(same->parameters(), OptimizerOptions{});
   EXPECT_TRUE(test::throws_with([&] { load_checkpoint(path, "test", *same, opt.get(), false); },
                                 {p, "no optimizer state"}));
-  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.path / "none.pt", "", *same, nullptr, false); },
+  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("none.pt"), "", *same, nullptr, false); },
                                 {"none.pt", "no such file"}));
   // Truncated.
   const std::string bytes = read_all(path);
-  util::write_file_atomically(dir.path / "cut.pt", bytes.substr(0, bytes.size() / 2));
-  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.path / "cut.pt", "", *same, nullptr, false); },
+  util::write_file_atomically(dir.file("cut.pt"), bytes.substr(0, bytes.size() / 2));
+  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("cut.pt"), "", *same, nullptr, false); },
                                 {"cut.pt", "cannot be read (truncated or corrupted?)"}));
   // Not a checkpoint at all.
-  util::write_file_atomically(dir.path / "text.pt", "hello\n");
-  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.path / "text.pt", "", *same, nullptr, false); },
+  util::write_file_atomically(dir.file("text.pt"), "hello\n");
+  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("text.pt"), "", *same, nullptr, false); },
                                 {"text.pt", "cannot be read"}));
   // A torch archive that is not ours.
-  torch::save(torch::ones({2}), (dir.path / "tensor.pt").string());
-  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.path / "tensor.pt", "", *same, nullptr, false); },
+  torch::save(torch::ones({2}), dir.file("tensor.pt"));
+  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("tensor.pt"), "", *same, nullptr, false); },
                                 {"tensor.pt"}));
   // A failed load leaves the model unchanged.
   auto before = gru->parameters()[0].clone();
@@ -121,23 +122,95 @@ TEST(Checkpoint, ErrorsNameTheFileAndTheMismatch) {
   EXPECT_TRUE(torch::equal(before, gru->parameters()[0]));
 }
 
+// ---- device rules: every checkpoint is read onto the CPU, then follows the model ------------
+
+// One Adam step of `m` on input `x` (on m's device).
+void adam_step(Recurrent& m, torch::optim::Optimizer& opt, const torch::Tensor& x) {
+  opt.zero_grad();
+  m->forward(x.to(m->parameters()[0].device())).output.sum().backward();
+  opt.step();
+}
+
+TEST(Checkpoint, CudaRunCheckpointLoadsOnTheCpuWithItsOptimizerState) {
+  test::TempDir dir;
+  torch::manual_seed(1);
+  auto a = make();
+  auto opt_a = make_optimizer(a->parameters(), OptimizerOptions{});
+  const auto x = torch::randn({4, 2, 3});
+  adam_step(a, *opt_a, x);
+  save_checkpoint(dir.file("cpu.pt"), info_for(2), *a, opt_a.get());
+  ASSERT_GE(test::retag_storages_as_cuda(dir.file("cpu.pt"), dir.file("cuda.pt")), 1);
+  if (!torch::cuda::is_available()) {
+    torch::serialize::InputArchive raw;  // as the file says: onto a GPU this machine lacks
+    EXPECT_ANY_THROW(raw.load_from(dir.file("cuda.pt")));
+  }
+  auto b = make();
+  auto opt_b = make_optimizer(b->parameters(), OptimizerOptions{});
+  auto info = load_checkpoint(dir.file("cuda.pt"), "test", *b, opt_b.get(), /*restore_rng=*/true);
+  EXPECT_EQ(info.epoch, 2);
+  for (const auto& p : b->parameters()) EXPECT_TRUE(p.device().is_cpu());
+  // Adam's moments came back on the CPU: the next step matches the original's.
+  adam_step(a, *opt_a, x);
+  adam_step(b, *opt_b, x);
+  for (const auto& p : a->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), b->named_parameters()[p.key()])) << p.key();
+}
+
+TEST(CheckpointCuda, ModelAndOptimizerFollowTheModelsDeviceBothWays) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  const torch::Device cuda(torch::kCUDA, 0);
+  test::TempDir dir;
+  const auto x = torch::randn({4, 2, 3}, torch::kDouble);
+  for (bool from_gpu : {true, false}) {
+    SCOPED_TRACE(from_gpu ? "GPU -> CPU" : "CPU -> GPU");
+    torch::manual_seed(3);
+    auto a = make();
+    a->to(from_gpu ? cuda : torch::Device(torch::kCPU), torch::kDouble);
+    auto opt_a = make_optimizer(a->parameters(), OptimizerOptions{});
+    adam_step(a, *opt_a, x);
+    save_checkpoint(dir.file("ck.pt"), info_for(1), *a, opt_a.get());
+    auto b = make();
+    b->to(from_gpu ? torch::Device(torch::kCPU) : cuda, torch::kDouble);
+    auto opt_b = make_optimizer(b->parameters(), OptimizerOptions{});
+    load_checkpoint(dir.file("ck.pt"), "test", *b, opt_b.get(), false);
+    for (const auto& p : b->parameters()) EXPECT_EQ(p.device().is_cuda(), !from_gpu);
+    adam_step(a, *opt_a, x);
+    adam_step(b, *opt_b, x);  // fails if Adam's moments stayed on the other device
+    for (const auto& p : a->named_parameters())
+      EXPECT_TRUE(test::all_close(p.value(), b->named_parameters()[p.key()], 1e-10, p.key()));
+  }
+}
+
+TEST(CheckpointCuda, CudaGeneratorStateIsSavedAndRestored) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  test::TempDir dir;
+  auto a = make();
+  torch::manual_seed(8);
+  torch::rand({5}, torch::kCUDA);  // move the CUDA generator along
+  save_checkpoint(dir.file("ck.pt"), info_for(1), *a, nullptr);
+  const auto expected = torch::rand({5}, torch::kCUDA).cpu();
+  torch::manual_seed(99);  // anything else
+  load_checkpoint(dir.file("ck.pt"), "test", *a, nullptr, /*restore_rng=*/true);
+  EXPECT_TRUE(torch::equal(torch::rand({5}, torch::kCUDA).cpu(), expected));
+}
+
 TEST(AtomicFile, ThrowingWriterLeavesOldFileAndNoTemporary) {
   test::TempDir dir;
-  const auto path = dir.path / "f.txt";
+  const auto path = dir.file("f.txt");
   util::write_file_atomically(path, "old");
   EXPECT_ANY_THROW(util::write_atomically(path, [](std::ostream& out) {
     out << "half";
     throw std::runtime_error("writer failed");
   }));
   EXPECT_EQ(read_all(path), "old");
-  int entries = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++entries;
-  EXPECT_EQ(entries, 1);
+  EXPECT_EQ(util::list_directory(dir.path), std::vector<std::string>{"f.txt"});
 }
 
 TEST(AtomicFile, WriterKilledMidwayLeavesPreviousCheckpointLoadable) {
   test::TempDir dir;
-  const auto path = dir.path / "last.pt";
+  const auto path = dir.file("last.pt");
   torch::manual_seed(3);
   auto a = make();
   save_checkpoint(path, info_for(1), *a, nullptr);

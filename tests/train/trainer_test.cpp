@@ -2,6 +2,7 @@
 // stopping, best model, non-finite steps, gradient accumulation, signals, logs.
 #include <seqtorch/nn/sequence_shapes.h>
 #include <seqtorch/train/checkpoint.h>
+#include <seqtorch/train/device_step.h>
 #include <seqtorch/train/optimizer.h>
 #include <seqtorch/train/trainer.h>
 #include <seqtorch/util/stop_signal.h>
@@ -22,21 +23,23 @@ namespace {
 // Batch order is a permutation drawn from (seed, epoch) alone.
 class SumTask : public TrainTask {
  public:
-  explicit SumTask(uint64_t init_seed, double dropout = 0.2, int64_t batch = 8) : batch_(batch) {
+  explicit SumTask(uint64_t init_seed, double dropout = 0.2, int64_t batch = 8,
+                   torch::Device device = torch::kCPU)
+      : batch_(batch), device_(device) {
     torch::manual_seed(init_seed);
     model_ = nn::ManyToOne(nn::RecurrentOptions(1, 8).cell(nn::CellKind::gru).num_layers(2)
                                .dropout(dropout), 1);
-    model_->to(torch::kDouble);
+    model_->to(device, torch::kDouble);
     auto gen = at::detail::createCPUGenerator(77);
-    x_ = torch::rand({6, 64, 1}, gen, torch::kDouble);
+    x_ = torch::rand({6, 64, 1}, gen, torch::kDouble).to(device);
     y_ = x_.sum(0);
-    vx_ = torch::rand({6, 32, 1}, gen, torch::kDouble);
+    vx_ = torch::rand({6, 32, 1}, gen, torch::kDouble).to(device);
     vy_ = vx_.sum(0);
   }
   torch::nn::Module& model() override { return *model_; }
   int64_t batches_per_epoch() override { return 64 / batch_; }
   void start_epoch(int64_t epoch) override {
-    order_ = torch::randperm(64, at::detail::createCPUGenerator(1000 + epoch), torch::kLong);
+    order_ = torch::randperm(64, at::detail::createCPUGenerator(1000 + epoch), torch::kLong).to(device_);
   }
   StepLoss train_loss(int64_t epoch, int64_t index) override {
     ++calls;
@@ -62,6 +65,7 @@ class SumTask : public TrainTask {
 
  private:
   int64_t batch_;
+  torch::Device device_;
   torch::Tensor x_, y_, vx_, vy_, order_;
 };
 
@@ -71,7 +75,7 @@ OptimizerOptions adam() {
   return o;
 }
 
-TrainerOptions quiet(const std::filesystem::path& dir, int64_t epochs) {
+TrainerOptions quiet(const std::string& dir, int64_t epochs) {
   TrainerOptions o;
   o.epochs = epochs;
   o.out_dir = dir;
@@ -82,7 +86,7 @@ TrainerOptions quiet(const std::filesystem::path& dir, int64_t epochs) {
   return o;
 }
 
-std::vector<std::string> lines(const std::filesystem::path& p) {
+std::vector<std::string> lines(const std::string& p) {
   std::ifstream in(p);
   std::vector<std::string> out;
   for (std::string l; std::getline(in, l);) out.push_back(l);
@@ -126,7 +130,7 @@ TEST(Trainer, InterruptedAndResumedRunEndsBitIdentical) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
   EXPECT_EQ(r.best_metric, r2.best_metric);
   // The resumed run appended to the same log.
-  EXPECT_EQ(lines(split_dir.path / "metrics.jsonl").size(), lines(whole_dir.path / "metrics.jsonl").size());
+  EXPECT_EQ(lines(split_dir.file("metrics.jsonl")).size(), lines(whole_dir.file("metrics.jsonl")).size());
 }
 
 TEST(Trainer, SameSeedSameLossesAndModelLearns) {
@@ -144,7 +148,7 @@ TEST(Trainer, SameSeedSameLossesAndModelLearns) {
     finals.push_back(task.params());
   }
   for (size_t i = 0; i < finals[0].size(); ++i) EXPECT_TRUE(torch::equal(finals[0][i], finals[1][i]));
-  EXPECT_EQ(lines(d1.path / "metrics.jsonl"), std::vector<std::string>(lines(d1.path / "metrics.jsonl")));
+  EXPECT_EQ(lines(d1.file("metrics.jsonl")), std::vector<std::string>(lines(d1.file("metrics.jsonl"))));
   // Losses logged by the two runs are the same numbers (elapsed and rates differ).
   auto strip = [](std::string l) {
     for (auto key : {"\"elapsed_s\"", "\"samples_per_s\""}) {
@@ -153,7 +157,7 @@ TEST(Trainer, SameSeedSameLossesAndModelLearns) {
     }
     return l;
   };
-  auto l1 = lines(d1.path / "metrics.jsonl"), l2 = lines(d2.path / "metrics.jsonl");
+  auto l1 = lines(d1.file("metrics.jsonl")), l2 = lines(d2.file("metrics.jsonl"));
   ASSERT_EQ(l1.size(), l2.size());
   for (size_t i = 0; i < l1.size(); ++i) EXPECT_EQ(strip(l1[i]), strip(l2[i]));
 }
@@ -170,10 +174,10 @@ TEST(Trainer, EarlyStoppingKeepsBestCheckpoint) {
   EXPECT_TRUE(r.stopped_early);
   EXPECT_EQ(r.epochs, 5);  // evaluations 3, 4, 5 without gain
   EXPECT_EQ(r.best_metric, 2.0);
-  auto best = read_checkpoint_info(dir.path / "checkpoints" / "best.pt");
+  auto best = read_checkpoint_info(dir.file("checkpoints/best.pt"));
   EXPECT_EQ(best.epoch, 2);  // saved at the evaluation after the 2nd epoch
   EXPECT_EQ(best.best_metric, 2.0);
-  EXPECT_EQ(read_checkpoint_info(dir.path / "checkpoints" / "last.pt").epoch, 5);
+  EXPECT_EQ(read_checkpoint_info(dir.file("checkpoints/last.pt")).epoch, 5);
 }
 
 TEST(Trainer, NonFiniteStepsAreSkippedThenStopWithLastCheckpointIntact) {
@@ -186,11 +190,11 @@ TEST(Trainer, NonFiniteStepsAreSkippedThenStopWithLastCheckpointIntact) {
   o.max_bad_steps = 3;
   EXPECT_TRUE(test::throws_with([&] { train(task, *opt, sched, o); },
                                 {"3 consecutive steps", "non-finite", "last good checkpoint"}));
-  auto info = read_checkpoint_info(dir.path / "checkpoints" / "last.pt");
+  auto info = read_checkpoint_info(dir.file("checkpoints/last.pt"));
   EXPECT_EQ(info.epoch, 2);
   EXPECT_EQ(info.step, 16);
   int skipped = 0;
-  for (const auto& l : lines(dir.path / "metrics.jsonl"))
+  for (const auto& l : lines(dir.file("metrics.jsonl")))
     skipped += l.find("skipped_non_finite") != std::string::npos;
   EXPECT_EQ(skipped, 3);
   for (const auto& p : task.params()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
@@ -225,7 +229,7 @@ TEST(Trainer, SigintFinishesStepWritesLastAndResumes) {
   std::signal(SIGINT, SIG_DFL);
   EXPECT_EQ(r.signal, SIGINT);
   EXPECT_EQ(r.steps, 14);  // the interrupted step was completed
-  auto info = read_checkpoint_info(dir.path / "checkpoints" / "last.pt");
+  auto info = read_checkpoint_info(dir.file("checkpoints/last.pt"));
   EXPECT_EQ(info.epoch, 1);
   EXPECT_EQ(info.batch_in_epoch, 6);
   EXPECT_EQ(info.step, 14);
@@ -247,7 +251,7 @@ TEST(Trainer, LogsGradNormBeforeClippingAndRates) {
   auto o = quiet(dir.path, 1);
   o.clip_grad_norm = 1e-3;  // far below the real norm
   train(task, *opt, sched, o);
-  auto ls = lines(dir.path / "metrics.jsonl");
+  auto ls = lines(dir.file("metrics.jsonl"));
   ASSERT_EQ(ls.size(), 5u);  // 4 training lines (8 steps, every 2nd) and 1 evaluation
   for (const char* key : {"\"split\":\"train\"", "\"step\":2", "\"epoch\":0", "\"loss\":",
                           "\"lr\":0.01", "\"grad_norm\":", "\"samples_per_s\":", "\"elapsed_s\":"})
@@ -255,6 +259,149 @@ TEST(Trainer, LogsGradNormBeforeClippingAndRates) {
   const auto p = ls[0].find("\"grad_norm\":") + 12;
   EXPECT_GT(std::stod(ls[0].substr(p)), 1e-2) << "the norm logged is the one before clipping";
   EXPECT_NE(ls[4].find("\"split\":\"val\""), std::string::npos);
+}
+
+// ---- on a GPU: steps queued with their skip decided on the device (DeviceStep) ----------------
+
+// The same run with steps decided on the host and on the device: same steps, same logged losses
+// and the same weights (fused and unfused Adam agree to rounding in float64).
+TEST(TrainerCuda, DeviceStepsMatchHostSteps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  test::TempDir d1, d2;
+  std::vector<std::vector<torch::Tensor>> finals;
+  std::vector<TrainResult> results;
+  for (bool host : {true, false}) {
+    SumTask task(1, 0.0, 8, cuda);
+    auto opt = make_optimizer(task.params(), adam());
+    EXPECT_EQ(DeviceStep::supports(*opt), true);
+    LrSchedule sched(0.01, ScheduleOptions{});
+    auto o = quiet(host ? d1.path : d2.path, 4);
+    o.synchronous_steps = host;
+    o.eval_every = 6;
+    results.push_back(train(task, *opt, sched, o));
+    finals.push_back(task.params());
+  }
+  EXPECT_EQ(results[0].steps, 32);
+  EXPECT_EQ(results[1].steps, 32);
+  EXPECT_NEAR(results[0].best_metric, results[1].best_metric, 1e-9);
+  for (size_t i = 0; i < finals[0].size(); ++i)
+    EXPECT_TRUE(test::all_close(finals[0][i], finals[1][i], 1e-9, "parameter " + std::to_string(i)));
+  auto l1 = lines(d1.file("metrics.jsonl")), l2 = lines(d2.file("metrics.jsonl"));
+  ASSERT_EQ(l1.size(), l2.size());
+  for (size_t i = 0; i < l1.size(); ++i) {
+    auto field = [](const std::string& l, const std::string& key) {
+      const auto p = l.find("\"" + key + "\":");
+      return p == std::string::npos ? std::string() : l.substr(p, l.find(',', p) - p);
+    };
+    EXPECT_EQ(field(l1[i], "step"), field(l2[i], "step")) << i;
+    EXPECT_EQ(field(l1[i], "split"), field(l2[i], "split")) << i;
+  }
+}
+
+// Non-finite steps are skipped on the device (weights untouched), counted and logged one step
+// later, and the run stops after max_bad_steps in a row with last.pt intact, as on the host.
+TEST(TrainerCuda, NonFiniteStepsAreSkippedOnTheDeviceThenStop) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  test::TempDir dir;
+  SumTask task(1, 0.2, 8, cuda);
+  task.nan_from = 8 * 2 + 3;
+  auto opt = make_optimizer(task.params(), adam());
+  LrSchedule sched(0.01, ScheduleOptions{});
+  auto o = quiet(dir.path, 5);
+  o.max_bad_steps = 3;
+  EXPECT_TRUE(test::throws_with([&] { train(task, *opt, sched, o); },
+                                {"3 consecutive steps", "non-finite", "at step 19", "last good checkpoint"}));
+  auto info = read_checkpoint_info(dir.file("checkpoints/last.pt"));
+  EXPECT_EQ(info.epoch, 2);
+  EXPECT_EQ(info.step, 16);
+  int skipped = 0;
+  for (const auto& l : lines(dir.file("metrics.jsonl")))
+    skipped += l.find("skipped_non_finite") != std::string::npos;
+  EXPECT_EQ(skipped, 3);
+  for (const auto& p : task.params()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+// Stopped and resumed on CUDA with device steps: model, Adam's moments and its step counts
+// (DeviceStep::write_back) come back, and the run ends where the uninterrupted one does. Without
+// dropout: cuDNN's RNN dropout keeps a random state of its own that no checkpoint can hold (as in
+// PyTorch), so with dropout a resumed CUDA run continues statistically, not bit for bit.
+TEST(TrainerCuda, InterruptedAndResumedRunEndsTheSame) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  test::TempDir whole_dir, split_dir;
+  SumTask whole(1, 0.0, 8, cuda);
+  torch::manual_seed(42);
+  auto opt = make_optimizer(whole.params(), adam());
+  LrSchedule sched(0.01, ScheduleOptions{});
+  train(whole, *opt, sched, quiet(whole_dir.path, 4));
+  {
+    SumTask first(1, 0.0, 8, cuda);
+    torch::manual_seed(42);
+    auto o1 = make_optimizer(first.params(), adam());
+    LrSchedule s1(0.01, ScheduleOptions{});
+    train(first, *o1, s1, quiet(split_dir.path, 2));
+  }
+  SumTask resumed(999, 0.0, 8, cuda);
+  torch::manual_seed(12345);
+  auto o2 = make_optimizer(resumed.params(), adam());
+  LrSchedule s2(0.01, ScheduleOptions{});
+  auto opts = quiet(split_dir.path, 4);
+  opts.resume = true;
+  EXPECT_EQ(train(resumed, *o2, s2, opts).steps, 32);
+  auto a = whole.params(), b = resumed.params();
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(test::all_close(a[i], b[i], 1e-10, "parameter " + std::to_string(i)));
+}
+
+// DeviceStep against torch::optim's own Adam and AdamW, step by step, with a skipped step in the
+// middle (nothing moves, the step count does not advance) and the counts written back.
+TEST(DeviceStepCuda, MatchesTorchOptimAndSkipsOnTheDevice) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  for (auto kind : {OptimizerKind::adam, OptimizerKind::adamw}) {
+    SCOPED_TRACE(to_string(kind));
+    OptimizerOptions oo;
+    oo.kind = kind;
+    oo.lr = 0.05;
+    oo.weight_decay = 0.01;
+    torch::manual_seed(2);
+    auto w = torch::randn({5, 3}, torch::TensorOptions(torch::kDouble).device(cuda)).requires_grad_(true);
+    auto b = torch::randn({5}, torch::TensorOptions(torch::kDouble).device(cuda)).requires_grad_(true);
+    auto w2 = w.detach().clone().requires_grad_(true), b2 = b.detach().clone().requires_grad_(true);
+    auto reference = make_optimizer({w, b}, oo);
+    auto fused = make_optimizer({w2, b2}, oo);
+    DeviceStep step(*fused);
+    for (int k = 0; k < 5; ++k) {
+      const bool skip = k == 2;
+      auto g = torch::randn({5, 3}, w.options()), gb = torch::randn({5}, b.options());
+      if (!skip) {
+        w.mutable_grad() = g.clone();
+        b.mutable_grad() = gb.clone();
+        reference->step();
+      }
+      w2.mutable_grad() = g.clone();
+      b2.mutable_grad() = gb.clone();
+      step.step(torch::full({}, skip ? 1.0 : 0.0, torch::TensorOptions(torch::kFloat).device(cuda)));
+      EXPECT_TRUE(test::all_close(w2, w, 1e-12, "w after step " + std::to_string(k)));
+      EXPECT_TRUE(test::all_close(b2, b, 1e-12, "b after step " + std::to_string(k)));
+    }
+    step.write_back();
+    // The optimiser's own state now says 4 steps; its own next step agrees with the reference.
+    w.mutable_grad() = torch::ones_like(w);
+    b.mutable_grad() = torch::ones_like(b);
+    w2.mutable_grad() = torch::ones_like(w2);
+    b2.mutable_grad() = torch::ones_like(b2);
+    reference->step();
+    fused->step();
+    EXPECT_TRUE(test::all_close(w2, w, 1e-12, "torch::optim step after write_back"));
+  }
+  auto sgd = make_optimizer({torch::zeros({2}, torch::TensorOptions().device(cuda)).requires_grad_(true)},
+                            OptimizerOptions{OptimizerKind::sgd, 0.1});
+  EXPECT_FALSE(DeviceStep::supports(*sgd));
+  auto cpu = make_optimizer({torch::zeros({2}).requires_grad_(true)}, OptimizerOptions{});
+  EXPECT_FALSE(DeviceStep::supports(*cpu));
 }
 
 }  // namespace

@@ -60,7 +60,10 @@ Vocabulary Vocabulary::build(const std::vector<int32_t>& symbols, Unit unit) {
   return Vocabulary(torch::tensor(wide, torch::kLong), unit);
 }
 
-Vocabulary::Vocabulary(torch::Tensor table, Unit unit) : table_(table.to(torch::kLong).contiguous()), unit_(unit) {
+// The table is kept on the CPU whatever device `table` is on (a model's buffer may live on a
+// GPU): the lookups below read its memory directly.
+Vocabulary::Vocabulary(torch::Tensor table, Unit unit)
+    : table_(table.to(torch::kCPU, torch::kLong).contiguous()), unit_(unit) {
   TORCH_CHECK(table_.dim() == 1, "vocabulary: expected a 1-D symbol table, got ", table_.sizes());
   const int64_t* p = table_.data_ptr<int64_t>();
   symbols_.assign(p, p + table_.numel());

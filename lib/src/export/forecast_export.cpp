@@ -39,7 +39,7 @@ def forward(self, window: Tensor) -> Tensor:
 }
 
 void export_forecaster(forecast::Forecaster& model, const std::vector<std::string>& names,
-                       const std::filesystem::path& path) {
+                       const std::string& path) {
   save_module(script_forecaster(model, names), path);
 }
 

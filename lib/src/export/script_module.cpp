@@ -1,5 +1,6 @@
 #include <seqtorch/export/script_module.h>
 #include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/file_system.h>
 
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/torch.h>
@@ -46,8 +47,22 @@ void add_traced_method(torch::jit::Module& target, const std::string& name,
   target.type()->addMethod(function);
 }
 
-void save_module(const torch::jit::Module& module, const std::filesystem::path& path) {
+void save_module(const torch::jit::Module& module, const std::string& path) {
   util::write_atomically(path, [&](std::ostream& out) { module.save(out); });
+}
+
+torch::jit::Module load_export(const std::string& path, torch::Device device) {
+  TORCH_CHECK(util::path_exists(path), "export ", path, ": no such file");
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device);
+  } catch (const c10::Error& e) {
+    const std::string why = e.what_without_backtrace();
+    TORCH_CHECK(false, "export ", path, ": cannot be loaded (not a TorchScript archive?): ",
+                why.substr(0, why.find('\n')));
+  }
+  module.eval();
+  return module;
 }
 
 }  // namespace seqtorch::exporting

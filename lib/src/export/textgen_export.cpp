@@ -113,7 +113,7 @@ def generate(self, prime: str, length: int, temperature: float, seed: int) -> st
   return jm;
 }
 
-void export_char_model(textgen::CharModel& model, const std::filesystem::path& path) {
+void export_char_model(textgen::CharModel& model, const std::string& path) {
   save_module(script_char_model(model), path);
 }
 

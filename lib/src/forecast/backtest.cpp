@@ -90,7 +90,8 @@ BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t 
   r.seasonal_naive = errors(seasonal_naive_forecast(targets, origins, H, season), actual, scales);
   if (!vars.empty()) {
     auto sd = torch::cat(vars).sqrt();
-    for (auto [level, out] : {std::make_pair(0.8, &r.coverage80), std::make_pair(0.95, &r.coverage95)}) {
+    const std::pair<double, double*> levels[] = {{0.8, &r.coverage80}, {0.95, &r.coverage95}};
+    for (const auto& [level, out] : levels) {
       const double z = normal_quantile_central(level);
       *out = metrics::coverage(mean - z * sd, mean + z * sd, actual);
     }

@@ -1,22 +1,71 @@
 #include <seqtorch/nn/gradients.h>
 
+#include "../util/torch_compat.h"
+
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace seqtorch::nn {
 
-double clip_grad_norm_(const std::vector<torch::Tensor>& parameters, double max_norm) {
+namespace {
+std::vector<torch::Tensor> defined_grads(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) grads.push_back(p.grad().detach());
+  return grads;
+}
+
+// The global L2 norm of `grads` as a 0-d float64 tensor on the first one's device.
+torch::Tensor global_norm(const std::vector<torch::Tensor>& grads) {
+  const auto& g0 = grads[0];
+  const bool uniform = std::all_of(grads.begin(), grads.end(), [&](const torch::Tensor& g) {
+    return g.device() == g0.device() && g.scalar_type() == g0.scalar_type();
+  });
   std::vector<torch::Tensor> norms;
-  for (const auto& p : parameters)
-    if (p.grad().defined()) norms.push_back(p.grad().detach().to(torch::kDouble).norm());
-  if (norms.empty()) return 0.0;
-  const double total = torch::stack(norms).norm().item<double>();
-  if (!std::isfinite(total) || max_norm <= 0 || total <= max_norm) return total;
-  const double scale = max_norm / (total + 1e-6);
+  if (g0.is_cuda() && uniform) {
+    norms = torch::_foreach_norm(grads);  // one kernel for every tensor
+  } else {
+    for (const auto& g : grads) norms.push_back(g.to(torch::kDouble).norm().to(g0.device()));
+  }
+  return torch::stack(norms).to(torch::kDouble).norm();
+}
+
+// grads *= factor (a 0-d tensor on their device).
+void scale_(const std::vector<torch::Tensor>& grads, const torch::Tensor& factor) {
   torch::NoGradGuard no_grad;
-  for (const auto& p : parameters)
-    if (p.grad().defined()) p.grad().mul_(scale);
+#if SEQTORCH_HAVE_FOREACH_MUL_TENSOR
+  if (grads[0].is_cuda()) {
+    std::vector<torch::Tensor> list(grads.begin(), grads.end());
+    torch::_foreach_mul_(list, factor.to(grads[0].scalar_type()));
+    return;
+  }
+#endif
+  for (const auto& g : grads) g.mul_(factor.to(g.device(), g.scalar_type()));
+}
+}  // namespace
+
+double clip_grad_norm_(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  const auto grads = defined_grads(parameters);
+  if (grads.empty()) return 0.0;
+  const double total = global_norm(grads).item<double>();
+  if (!std::isfinite(total) || max_norm <= 0 || total <= max_norm) return total;
+  torch::NoGradGuard no_grad;
+  const double scale = max_norm / (total + 1e-6);
+  for (const auto& g : grads) g.mul_(scale);
+  return total;
+}
+
+torch::Tensor clip_grad_norm_tensor_(const std::vector<torch::Tensor>& parameters,
+                                     double max_norm) {
+  const auto grads = defined_grads(parameters);
+  if (grads.empty()) return torch::zeros({}, torch::kDouble);
+  torch::Tensor total = global_norm(grads);
+  if (max_norm > 0) {
+    const torch::Tensor factor = (max_norm / (total + 1e-6)).clamp_max(1.0);
+    scale_(grads, torch::where(torch::isfinite(total), factor, torch::ones_like(factor)));
+  }
   return total;
 }
 

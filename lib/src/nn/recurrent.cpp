@@ -232,13 +232,38 @@ RecurrentOutput RecurrentImpl::forward_reference(const torch::Tensor& x,
   return out;
 }
 
-RecurrentOutput RecurrentImpl::forward_fused(const torch::Tensor& x, const RecurrentState& s0,
+// cuDNN reads the weights of the whole stack from one buffer. Parameters that are separate
+// tensors would be copied into such a buffer at every call and their gradients split out of it
+// again; on CUDA the parameters become views of one buffer instead (what torch.nn's
+// flatten_parameters does), checked at each call and redone whenever something gave them other
+// storage (.to(), loading a checkpoint). The check compares storages only: nothing is read
+// from the GPU.
+void RecurrentImpl::flatten_for_cudnn(const std::vector<torch::Tensor>& params) {
+  if (!torch::cudnn_is_acceptable(params[0])) return;
+  bool flat = cudnn_weight_buf_.defined() && cudnn_weight_buf_.device() == params[0].device() &&
+              cudnn_weight_buf_.scalar_type() == params[0].scalar_type();
+  for (size_t i = 0; flat && i < params.size(); ++i) flat = params[i].is_alias_of(cudnn_weight_buf_);
+  if (flat) return;
+  const auto& o = options;
+  int64_t mode = 2;  // cudnnRNNMode_t: RNN_RELU 0, RNN_TANH 1, LSTM 2, GRU 3
+  if (o.cell() == CellKind::gru) mode = 3;
+  if (o.cell() == CellKind::rnn) mode = o.nonlinearity() == Nonlinearity::relu ? 0 : 1;
+  torch::NoGradGuard no_grad;
+  cudnn_weight_buf_ = torch::_cudnn_rnn_flatten_weight(
+      params, /*weight_stride0=*/o.bias() ? 4 : 2, o.input_size(), mode, o.hidden_size(),
+      /*proj_size=*/0, o.num_layers(), /*batch_first=*/false, o.bidirectional());
+}
+
+RecurrentOutput RecurrentImpl::forward_fused(const torch::Tensor& x, const RecurrentState& state,
                                              const torch::Tensor& lengths) {
   const auto& o = options;
   std::vector<torch::Tensor> params;
   for (int64_t l = 0; l < o.num_layers(); ++l)
     for (int64_t d = 0; d < num_directions(); ++d)
       for (auto& p : layer_parameters(l, d)) params.push_back(p);
+  if (x.is_cuda()) flatten_for_cudnn(params);
+  // cuDNN takes only contiguous initial states (a state narrowed out of a bigger batch is not).
+  const RecurrentState s0{state.h.contiguous(), state.c.defined() ? state.c.contiguous() : state.c};
   const bool train = is_training();
   const double p = o.dropout();
   const bool bidir = o.bidirectional();

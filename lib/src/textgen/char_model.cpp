@@ -29,8 +29,8 @@ CharModelImpl::CharModelImpl(const CharModelOptions& o, const data::Vocabulary& 
 }
 
 data::Vocabulary CharModelImpl::vocabulary() const {
-  return data::Vocabulary(symbols.cpu(), unit.item<int64_t>() == 1 ? data::Vocabulary::Unit::byte
-                                                                     : data::Vocabulary::Unit::codepoint);
+  return data::Vocabulary(symbols, unit.item<int64_t>() == 1 ? data::Vocabulary::Unit::byte
+                                                             : data::Vocabulary::Unit::codepoint);
 }
 
 CharModelOutput CharModelImpl::forward(const torch::Tensor& tokens, const nn::RecurrentState& state) {
@@ -43,7 +43,7 @@ CharModelOutput CharModelImpl::forward(const torch::Tensor& tokens, const nn::Re
 data::Vocabulary vocabulary_of_checkpoint(const std::string& path) {
   torch::serialize::InputArchive archive, model;
   try {
-    archive.load_from(path);
+    archive.load_from(path, torch::Device(torch::kCPU));  // as load_checkpoint: CPU first
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "checkpoint ", path, ": cannot be read (truncated or corrupted?)");
   }

@@ -1,5 +1,7 @@
 #include <seqtorch/train/checkpoint.h>
+#include <seqtorch/train/optimizer.h>
 #include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/file_system.h>
 
 #include <torch/torch.h>
 
@@ -17,15 +19,17 @@ std::string short_reason(const std::exception& e) {
   return msg.substr(0, msg.find('\n'));
 }
 
-[[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
-  TORCH_CHECK(false, "checkpoint ", path.string(), ": ", what);
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  TORCH_CHECK(false, "checkpoint ", path, ": ", what);
 }
 
-torch::serialize::InputArchive open_archive(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) fail(path, "no such file");
+// Opens `path` with every tensor on the CPU, whatever device wrote it: a checkpoint of a CUDA
+// run loads on a machine without a GPU, and nothing of it is read on a GPU by accident.
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  if (!util::path_exists(path)) fail(path, "no such file");
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path.string());
+    archive.load_from(path, torch::Device(torch::kCPU));
   } catch (const std::exception& e) {
     fail(path, "cannot be read (truncated or corrupted?): " + short_reason(e));
   }
@@ -37,7 +41,7 @@ torch::serialize::InputArchive open_archive(const std::filesystem::path& path) {
 }
 
 std::string read_string(torch::serialize::InputArchive& a, const std::string& key,
-                        const std::filesystem::path& path) {
+                        const std::string& path) {
   c10::IValue v;
   if (!a.try_read(key, v) || !v.isString()) fail(path, "missing field '" + key + "'");
   return v.toStringRef();
@@ -58,9 +62,29 @@ std::string shape_string(torch::IntArrayRef s) {
   o << s;
   return o.str();
 }
+
+// The device of the model's first parameter or buffer (CPU for a model with neither).
+torch::Device device_of(const torch::nn::Module& model) {
+  for (const auto& p : model.parameters()) return p.device();
+  for (const auto& b : model.buffers()) return b.device();
+  return torch::kCPU;
+}
+
+// The default generator of every CUDA device ([N, S] bytes; undefined without CUDA).
+torch::Tensor cuda_rng_states() {
+  if (!torch::cuda::is_available()) return {};
+  std::vector<torch::Tensor> states;
+  for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+    at::Generator gen = at::globalContext().defaultGenerator(
+        torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    states.push_back(gen.get_state());
+  }
+  return torch::stack(states);
+}
 }  // namespace
 
-void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
+void save_checkpoint(const std::string& path, const CheckpointInfo& info,
                      const torch::nn::Module& model, const torch::optim::Optimizer* optimizer) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
@@ -75,6 +99,7 @@ void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& in
     std::lock_guard<std::mutex> lock(gen.mutex());
     archive.write("rng_cpu", gen.get_state());
   }
+  if (const torch::Tensor cuda = cuda_rng_states(); cuda.defined()) archive.write("rng_cuda", cuda);
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
@@ -88,7 +113,7 @@ void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& in
 }
 
 namespace {
-CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::filesystem::path& path,
+CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::string& path,
                          const std::string& expected_app) {
   CheckpointInfo info;
   info.app = read_string(archive, "app", path);
@@ -112,13 +137,13 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::fil
 }
 }  // namespace
 
-CheckpointInfo read_checkpoint_info(const std::filesystem::path& path,
+CheckpointInfo read_checkpoint_info(const std::string& path,
                                     const std::string& expected_app) {
   auto archive = open_archive(path);
   return read_info(archive, path, expected_app);
 }
 
-CheckpointInfo load_checkpoint(const std::filesystem::path& path, const std::string& expected_app,
+CheckpointInfo load_checkpoint(const std::string& path, const std::string& expected_app,
                                torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                bool restore_rng) {
   auto archive = open_archive(path);
@@ -138,11 +163,15 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, const std::str
   };
   for (const auto& p : model.named_parameters()) check(p.key(), p.value(), false);
   for (const auto& b : model.named_buffers()) check(b.key(), b.value(), true);
+  // The archive's tensors are on the CPU; loading puts the model there, then it moves back to
+  // the device it was on (the optimizer's state follows below).
+  const torch::Device device = device_of(model);
   try {
     model.load(model_archive);
   } catch (const std::exception& e) {
     fail(path, "cannot load the model: " + short_reason(e));
   }
+  if (!device.is_cpu()) model.to(device);
   if (optimizer) {
     c10::IValue has;
     torch::serialize::InputArchive opt_archive;
@@ -154,13 +183,28 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, const std::str
     } catch (const std::exception& e) {
       fail(path, "optimizer state does not fit (another optimizer?): " + short_reason(e));
     }
+    move_state_to_parameters(*optimizer);
   }
   if (restore_rng) {
     torch::Tensor rng;
     if (!archive.try_read("rng_cpu", rng)) fail(path, "has no RNG state");
-    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the same generator
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
+    {
+      at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the same generator
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng);
+    }
+    // CUDA generators: those of the devices both the writer and this machine have (a
+    // checkpoint of a CPU run, or a run on a machine without CUDA, leaves them as they are).
+    torch::Tensor cuda;
+    if (archive.try_read("rng_cuda", cuda) && torch::cuda::is_available()) {
+      const int64_t n = std::min<int64_t>(cuda.size(0), torch::cuda::device_count());
+      for (int64_t i = 0; i < n; ++i) {
+        at::Generator gen = at::globalContext().defaultGenerator(
+            torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(cuda[i].contiguous());
+      }
+    }
   }
   return info;
 }

@@ -1,5 +1,7 @@
 #include <seqtorch/train/optimizer.h>
 
+#include "../util/torch_compat.h"
+
 #include <torch/torch.h>
 
 namespace seqtorch::train {
@@ -61,6 +63,37 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 
 double learning_rate(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().at(0).options().get_lr();
+}
+
+void move_state_to_parameters(torch::optim::Optimizer& optimizer) {
+  auto& states = optimizer.state();
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) {
+      auto it = states.find(compat::optimizer_state_key(p));
+      if (it == states.end()) continue;  // no step taken for this parameter yet
+      const auto device = p.device();
+      auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+      auto* state = it->second.get();
+      if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(state)) {
+        s->exp_avg(move(s->exp_avg()));
+        s->exp_avg_sq(move(s->exp_avg_sq()));
+        s->max_exp_avg_sq(move(s->max_exp_avg_sq()));
+      } else if (auto* s = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
+        s->exp_avg(move(s->exp_avg()));
+        s->exp_avg_sq(move(s->exp_avg_sq()));
+        s->max_exp_avg_sq(move(s->max_exp_avg_sq()));
+      } else if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(state)) {
+        s->momentum_buffer(move(s->momentum_buffer()));
+      } else if (auto* s = dynamic_cast<torch::optim::RMSpropParamState*>(state)) {
+        s->square_avg(move(s->square_avg()));
+        s->momentum_buffer(move(s->momentum_buffer()));
+        s->grad_avg(move(s->grad_avg()));
+      } else {
+        TORCH_CHECK(false, "optimizer: cannot move the state of this optimizer class to its "
+                           "parameters' device (expected SGD, Adam, AdamW or RMSprop)");
+      }
+    }
+  }
 }
 
 }  // namespace seqtorch::train

@@ -1,10 +1,14 @@
 #include <seqtorch/train/trainer.h>
 #include <seqtorch/nn/gradients.h>
 #include <seqtorch/train/checkpoint.h>
+#include <seqtorch/train/device_step.h>
 #include <seqtorch/train/optimizer.h>
+#include <seqtorch/util/file_system.h>
 #include <seqtorch/util/json.h>
 #include <seqtorch/util/stop_signal.h>
 
+#include <c10/core/Event.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
 
 #include <unistd.h>
@@ -13,6 +17,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
+#include <thread>
 
 namespace seqtorch::train {
 
@@ -71,6 +77,33 @@ bool improves(double value, double best, bool lower_is_better) {
   if (std::isnan(best)) return true;
   return lower_is_better ? value < best : value > best;
 }
+
+// What the host learns of an optimiser step once it is known: its loss, its gradient norm
+// before clipping, and whether both were finite (the step was applied) or not (skipped).
+struct StepOutcome {
+  int64_t epoch = 0, batch = 0, batches = 0;  // where the step ended
+  double lr = 0, loss = 0, grad_norm = 0;
+  bool applied = false;
+};
+
+// A step queued on a GPU whose statistics (loss, norm, skip flag) are on their way to pinned
+// host memory; `ready` is recorded on the stream after the copy.
+struct PendingStep {
+  StepOutcome outcome;
+  torch::Tensor host;  // [3] float64: loss, grad_norm, skipped (1) or applied (0)
+  std::optional<c10::Event> ready;
+};
+
+// Waits for the copy of `p` (not for the work queued after it) and fills in its outcome.
+StepOutcome finish(PendingStep& p) {
+  while (!p.ready->query()) std::this_thread::yield();
+  const double* s = p.host.data_ptr<double>();  // pinned host memory, complete now
+  StepOutcome out = p.outcome;
+  out.loss = s[0];
+  out.grad_norm = s[1];
+  out.applied = s[2] == 0.0;
+  return out;
+}
 }  // namespace
 
 TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedule& schedule,
@@ -83,8 +116,9 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   torch::nn::Module& model = task.model();
   const auto params = model.parameters();
   const auto t0 = Clock::now();
-  const std::filesystem::path ckpt_dir = o.out_dir / "checkpoints";
-  const std::filesystem::path last_path = ckpt_dir / "last.pt", best_path = ckpt_dir / "best.pt";
+  const std::string ckpt_dir = util::join_path(o.out_dir, "checkpoints");
+  const std::string last_path = util::join_path(ckpt_dir, "last.pt");
+  const std::string best_path = util::join_path(ckpt_dir, "best.pt");
 
   TrainResult result;
   CheckpointInfo info;
@@ -98,27 +132,50 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   }
   result.best_metric = info.best_metric;
 
+  // How steps run. On a GPU with Adam or AdamW the optimiser step is queued with a device-side
+  // skip flag (DeviceStep) and its outcome is read one step later, when the next step's work is
+  // already queued: the GPU never waits for the host. Elsewhere the host reads the loss and the
+  // norm and decides (free on the CPU).
+  std::optional<DeviceStep> device_step;
+  if (!o.synchronous_steps && DeviceStep::supports(optimizer)) device_step.emplace(optimizer);
+  std::optional<PendingStep> pending;
+  std::vector<torch::Tensor> pinned;  // two host buffers for the statistics, used in turn
+  int64_t launched = 0;
+  if (device_step)
+    for (int i = 0; i < 2; ++i)
+      pinned.push_back(torch::empty({3}, torch::TensorOptions(torch::kDouble).pinned_memory(true)));
+
   std::ofstream log;
   if (!o.out_dir.empty()) {
-    std::filesystem::create_directories(o.out_dir);
-    const auto log_path = o.out_dir / "metrics.jsonl";
+    util::create_directories(o.out_dir);
+    const auto log_path = util::join_path(o.out_dir, "metrics.jsonl");
     log.open(log_path, o.resume ? std::ios::app : std::ios::trunc);
-    TORCH_CHECK(log, "cannot write ", log_path.string());
+    TORCH_CHECK(log, "cannot write ", log_path);
   }
   auto write_log = [&](const util::JsonObject& line) {
     if (log.is_open()) log << line.str() << "\n" << std::flush;
   };
   Progress progress(o.quiet, o.items_name);
+  double outside_steps_s = 0;  // evaluation and checkpoints: not training throughput
 
-  auto save = [&](const std::filesystem::path& path) {
+  auto save = [&](const std::string& path) {
     if (o.out_dir.empty()) return;
+    const auto start = Clock::now();
+    if (device_step) device_step->write_back();
     info.schedule_state = schedule.state();
     save_checkpoint(path, info, model, &optimizer);
+    outside_steps_s += seconds_since(start);
   };
 
   int64_t step = info.step;
+  int64_t consecutive_bad = 0;
+  int64_t window_items = 0;
+  int64_t processed = 0;  // micro-batches run by this process, for the ETA
+  auto window_start = Clock::now();
+
   // Evaluates, keeps the best model; returns true when patience is exhausted.
   auto evaluate = [&](int64_t epoch) {
+    const auto start = Clock::now();
     model.eval();
     std::map<std::string, double> metrics;
     {
@@ -146,15 +203,63 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
                   .add("elapsed_s", seconds_since(t0)));
     progress.message("eval step " + std::to_string(step) + ": " + o.metric + " " +
                      std::to_string(value) + (better ? " (best)" : ""));
+    outside_steps_s += seconds_since(start);
     if (better) save(best_path);
+    window_items = 0;  // the throughput window restarts after the evaluation
+    window_start = Clock::now();
     return o.patience > 0 && info.evals_without_gain >= o.patience;
   };
 
+  // The host's account of a step, in step order: counts, log lines, progress, and the stop after
+  // too many non-finite steps in a row.
+  auto conclude = [&](const StepOutcome& s) {
+    if (!s.applied) {
+      ++result.skipped_steps;
+      ++consecutive_bad;
+      write_log(util::JsonObject()
+                    .add("split", "train").add("step", step).add("epoch", s.epoch)
+                    .add("event", "skipped_non_finite").add("loss", s.loss)
+                    .add("grad_norm", s.grad_norm).add("skipped_total", result.skipped_steps));
+      progress.message("step " + std::to_string(step) + ": non-finite " +
+                       (std::isfinite(s.loss) ? "gradient" : "loss") + ", step skipped (" +
+                       std::to_string(consecutive_bad) + " in a row)");
+      TORCH_CHECK(consecutive_bad < o.max_bad_steps, "train: ", consecutive_bad,
+                  " consecutive steps with a non-finite loss or gradient at step ", step,
+                  "; stopped (lower the learning rate or clip gradients). The last good "
+                  "checkpoint is intact.");
+      return;
+    }
+    consecutive_bad = 0;
+    ++step;
+    info.step = step;
+    const bool log_line = step % o.log_every == 0;
+    const double window_s = seconds_since(window_start);
+    const double rate = window_s > 0 ? static_cast<double>(window_items) / window_s : 0.0;
+    if (log_line) {
+      write_log(util::JsonObject()
+                    .add("split", "train").add("step", step).add("epoch", s.epoch)
+                    .add("loss", s.loss).add("lr", s.lr).add("grad_norm", s.grad_norm)
+                    .add(o.items_name + "_per_s", rate).add("elapsed_s", seconds_since(t0)));
+    }
+    const double batch_rate = static_cast<double>(processed) / std::max(1e-9, seconds_since(t0));
+    const double eta =
+        batch_rate > 0 ? static_cast<double>((o.epochs - s.epoch) * s.batches - s.batch) / batch_rate
+                       : -1;
+    progress.update(s.epoch, o.epochs, s.batch, s.batches, s.loss, s.lr, rate, eta, log_line);
+    if (log_line) {
+      window_items = 0;
+      window_start = Clock::now();
+    }
+  };
+  auto drain = [&] {
+    if (!pending) return;
+    const StepOutcome s = finish(*pending);
+    pending.reset();
+    conclude(s);
+  };
+
   model.train();
-  int64_t consecutive_bad = 0;
-  int64_t window_items = 0;
-  int64_t processed = 0;  // micro-batches run by this process, for the ETA
-  auto window_start = Clock::now();
+  int64_t last_eval_step = step;
   bool stop = false;
   int64_t epoch = info.epoch;
   for (; epoch < o.epochs && !stop; ++epoch) {
@@ -164,71 +269,70 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     int64_t b = info.batch_in_epoch;
     info.batch_in_epoch = 0;
     while (b < batches) {
-      const double lr = schedule.lr(step);
-      set_learning_rate(optimizer, lr);
       optimizer.zero_grad();
       const int64_t micro = std::min(o.accumulation, batches - b);
-      double loss_sum = 0;
+      double loss_sum = 0;      // synchronous steps: on the host
+      torch::Tensor loss_dev;   // device steps: where the loss is
       for (int64_t m = 0; m < micro; ++m) {
         StepLoss sl = task.train_loss(epoch, b + m);
         TORCH_CHECK(sl.loss.defined() && sl.loss.numel() == 1,
                     "train: the task's loss must be a scalar");
         (sl.loss / static_cast<double>(micro)).backward();
-        loss_sum += sl.loss.item<double>();
+        if (device_step) {
+          const auto l = sl.loss.detach().reshape({}).to(torch::kDouble);
+          loss_dev = loss_dev.defined() ? loss_dev + l : l;
+        } else {
+          loss_sum += sl.loss.item<double>();
+        }
         window_items += sl.items;
+        result.items += sl.items;
       }
       b += micro;
-      const double loss = loss_sum / static_cast<double>(micro);
-      const double grad_norm = nn::clip_grad_norm_(params, o.clip_grad_norm);
-      if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
-        ++result.skipped_steps;
-        ++consecutive_bad;
-        optimizer.zero_grad();
-        write_log(util::JsonObject()
-                      .add("split", "train").add("step", step).add("epoch", epoch)
-                      .add("event", "skipped_non_finite").add("loss", loss)
-                      .add("grad_norm", grad_norm).add("skipped_total", result.skipped_steps));
-        progress.message("step " + std::to_string(step) + ": non-finite " +
-                         (std::isfinite(loss) ? "gradient" : "loss") + ", step skipped (" +
-                         std::to_string(consecutive_bad) + " in a row)");
-        TORCH_CHECK(consecutive_bad < o.max_bad_steps, "train: ", consecutive_bad,
-                    " consecutive steps with a non-finite loss or gradient at step ", step,
-                    "; stopped (lower the learning rate or clip gradients). The last good "
-                    "checkpoint is intact.");
-        if (const int sig = util::stop_requested()) {
-          result.signal = sig;
-          stop = true;
-          break;
-        }
-        continue;
-      }
-      consecutive_bad = 0;
-      if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
-      optimizer.step();
-      ++step;
-      info.step = step;
-      const bool log_line = step % o.log_every == 0;
-      const double window_s = seconds_since(window_start);
-      const double rate = window_s > 0 ? static_cast<double>(window_items) / window_s : 0.0;
-      if (log_line) {
-        write_log(util::JsonObject()
-                      .add("split", "train").add("step", step).add("epoch", epoch)
-                      .add("loss", loss).add("lr", lr).add("grad_norm", grad_norm)
-                      .add(o.items_name + "_per_s", rate).add("elapsed_s", seconds_since(t0)));
-      }
       processed += micro;
-      const double batch_rate = static_cast<double>(processed) / std::max(1e-9, seconds_since(t0));
-      const double eta = batch_rate > 0
-                             ? (static_cast<double>((o.epochs - epoch) * batches - b)) / batch_rate
-                             : -1;
-      progress.update(epoch, o.epochs, b, batches, loss, lr, rate, eta, log_line);
-      if (log_line) {
-        window_items = 0;
-        window_start = Clock::now();
+      StepOutcome outcome;
+      outcome.epoch = epoch;
+      outcome.batch = b;
+      outcome.batches = batches;
+      if (device_step) {
+        drain();  // the previous step: its copy is long done, this step's work is queued
+        outcome.lr = schedule.lr(step);
+        set_learning_rate(optimizer, outcome.lr);
+        const torch::Tensor loss = loss_dev / static_cast<double>(micro);
+        const torch::Tensor norm =
+            nn::clip_grad_norm_tensor_(params, o.clip_grad_norm).to(loss.device());
+        const torch::Tensor skip = torch::logical_not(torch::isfinite(loss) & torch::isfinite(norm));
+        if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
+        device_step->step(skip.to(torch::kFloat));
+        PendingStep p{outcome, pinned[launched++ % 2], std::nullopt};
+        p.host.copy_(torch::stack({loss, norm, skip.to(torch::kDouble)}), /*non_blocking=*/true);
+        const auto dev = loss.device();
+        p.ready.emplace(dev.type());
+        p.ready->record(c10::impl::getDeviceGuardImpl(dev.type())->getStream(dev));
+        pending = std::move(p);
+        // A step on which an evaluation or the step limit may fall is accounted for at once.
+        if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) ||
+            (o.max_steps > 0 && step + 1 >= o.max_steps))
+          drain();
+      } else {
+        outcome.lr = schedule.lr(step);
+        set_learning_rate(optimizer, outcome.lr);
+        outcome.loss = loss_sum / static_cast<double>(micro);
+        outcome.grad_norm = nn::clip_grad_norm_(params, o.clip_grad_norm);
+        outcome.applied = std::isfinite(outcome.loss) && std::isfinite(outcome.grad_norm);
+        if (outcome.applied) {
+          if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
+          optimizer.step();
+        } else {
+          optimizer.zero_grad();
+        }
+        conclude(outcome);
       }
-      if (o.eval_every > 0 && step % o.eval_every == 0 && evaluate(epoch)) {
-        result.stopped_early = true;
-        stop = true;
+      if (o.eval_every > 0 && step % o.eval_every == 0 && step != last_eval_step) {
+        last_eval_step = step;
+        if (evaluate(epoch)) {
+          result.stopped_early = true;
+          stop = true;
+        }
       }
       if (const int sig = util::stop_requested()) {
         result.signal = sig;
@@ -241,6 +345,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
       }
       if (stop) break;
     }
+    drain();
     const bool epoch_done = b >= batches;
     if (epoch_done) {
       info.epoch = epoch + 1;
@@ -261,9 +366,10 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   result.steps = step;
   result.best_metric = info.best_metric;
   result.elapsed_s = seconds_since(t0);
+  result.step_seconds = std::max(0.0, result.elapsed_s - outside_steps_s);
   if (result.signal != 0)
     progress.message("stopped by signal " + std::to_string(result.signal) + "; " +
-                     last_path.string() + " written");
+                     last_path + " written");
   return result;
 }
 

@@ -1,4 +1,5 @@
 #include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/file_system.h>
 
 #include <c10/util/Exception.h>
 
@@ -13,46 +14,46 @@
 namespace seqtorch::util {
 
 namespace {
-void fsync_path(const std::filesystem::path& p, bool directory) {
+void fsync_path(const std::string& p, bool directory) {
   const int fd = ::open(p.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  TORCH_CHECK(fd >= 0, "cannot open ", p.string(), " to flush it: ", std::strerror(errno));
+  TORCH_CHECK(fd >= 0, "cannot open ", p, " to flush it: ", std::strerror(errno));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  TORCH_CHECK(rc == 0, "cannot flush ", p.string(), " to disk: ", std::strerror(err));
+  TORCH_CHECK(rc == 0, "cannot flush ", p, " to disk: ", std::strerror(err));
 }
 }  // namespace
 
-void write_atomically(const std::filesystem::path& path,
-                      const std::function<void(std::ostream&)>& write) {
-  namespace fs = std::filesystem;
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  TORCH_CHECK(!ec, "cannot create folder ", dir.string(), " for ", path.string(), ": ",
-              ec.message());
+void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  TORCH_CHECK(!path.empty(), "cannot write a file with an empty name");
+  const std::string dir = parent_path(path);
+  try {
+    create_directories(dir);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, e.what_without_backtrace(), " (for ", path, ")");
+  }
   static std::atomic<unsigned> counter{0};
-  const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" +
-                              std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  const std::string tmp = join_path(dir, "." + file_name(path) + ".tmp-" +
+                                             std::to_string(::getpid()) + "-" +
+                                             std::to_string(counter++));
   try {
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      TORCH_CHECK(out, "cannot create ", tmp.string(), ": ", std::strerror(errno));
+      TORCH_CHECK(out, "cannot create ", tmp, ": ", std::strerror(errno));
       write(out);
       out.flush();
-      TORCH_CHECK(out, "cannot write ", path.string(), " (disk full?)");
+      TORCH_CHECK(out, "cannot write ", path, " (disk full?)");
     }
     fsync_path(tmp, false);
-    fs::rename(tmp, path, ec);
-    TORCH_CHECK(!ec, "cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
+    rename_path(tmp, path);
     fsync_path(dir, true);
   } catch (...) {
-    fs::remove(tmp, ec);
+    remove_path(tmp);
     throw;
   }
 }
 
-void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
+void write_file_atomically(const std::string& path, const std::string& contents) {
   write_atomically(path, [&](std::ostream& out) { out << contents; });
 }
 

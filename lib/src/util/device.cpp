@@ -1,5 +1,6 @@
 #include <seqtorch/util/device.h>
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
 
 #include <thread>
@@ -8,7 +9,10 @@ namespace seqtorch::util {
 
 torch::Device parse_device(const std::string& name) {
   const bool cuda = torch::cuda::is_available();
-  if (name == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "auto") {
+    if (!cuda) return torch::kCPU;
+    return c10::impl::getDeviceGuardImpl(torch::kCUDA)->getDevice();  // the current one
+  }
   if (name == "cpu") return torch::kCPU;
   if (name.rfind("cuda", 0) == 0) {
     int64_t index = 0;
@@ -26,6 +30,15 @@ torch::Device parse_device(const std::string& name) {
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   TORCH_CHECK(false, "device: expected auto, cpu, cuda or cuda:N, got '", name, "'");
+}
+
+torch::Device use_device(torch::Device device) {
+  if (device.is_cuda()) {
+    TORCH_CHECK(device.has_index(), "use_device: expected a CUDA device with an index, got ",
+                device);
+    c10::impl::getDeviceGuardImpl(torch::kCUDA)->setDevice(device);
+  }
+  return device;
 }
 
 int set_threads(int threads) {

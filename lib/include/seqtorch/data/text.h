@@ -23,7 +23,7 @@ class Vocabulary {
   enum class Unit { codepoint, byte };
   /// The vocabulary of every distinct symbol in `symbols`.
   static Vocabulary build(const std::vector<int32_t>& symbols, Unit unit);
-  /// From a symbol table [V-1] (int64, ascending), as stored with a model.
+  /// From a symbol table [V-1] (int64, ascending, on any device), as stored with a model.
   Vocabulary(torch::Tensor table, Unit unit);
 
   /// V, the unknown symbol included.

@@ -10,7 +10,6 @@
 
 #include <torch/script.h>
 
-#include <filesystem>
 
 namespace seqtorch::exporting {
 
@@ -20,6 +19,6 @@ torch::jit::Module script_forecaster(forecast::Forecaster& model,
 
 /// script_forecaster, saved atomically to `path`.
 void export_forecaster(forecast::Forecaster& model, const std::vector<std::string>& names,
-                       const std::filesystem::path& path);
+                       const std::string& path);
 
 }  // namespace seqtorch::exporting

@@ -7,10 +7,10 @@
 //   Module::define     (torch's own) adds methods written as TorchScript source
 // and save_module, which writes the archive atomically. Archives load in Python's
 // torch.jit.load and C++'s torch::jit::load.
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/nn/module.h>
 #include <torch/script.h>
 
-#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -33,6 +33,26 @@ void add_traced_method(torch::jit::Module& target, const std::string& name,
                        const std::vector<torch::Tensor>& examples, const TensorFunction& fn);
 
 /// Writes `module` to `path` atomically.
-void save_module(const torch::jit::Module& module, const std::filesystem::path& path);
+void save_module(const torch::jit::Module& module, const std::string& path);
+
+/// Loads a seqtorch export (any TorchScript archive) onto `device`, in eval mode. Run it inside
+/// an InferenceGuard.
+torch::jit::Module load_export(const std::string& path, torch::Device device = torch::kCPU);
+
+/// The scope in which to run an exported module from C++: no gradients, and TorchScript's graph
+/// optimiser off for this thread (restored at the end of the scope). The optimiser profiles each
+/// new input shape and, on a LibTorch whose tensor-expression fuser runs on the CPU (Debian 13's
+/// 2.6, built with LLVM), compiles fused kernels with LLVM for it: seconds to minutes per shape
+/// for the traced recurrences of an export (measured: the forecaster's test at 9 shapes did not
+/// finish in 300 s). Without it the graph runs as traced, op by op: the same numbers, no compile
+/// step. Python's torch.jit.load needs nothing (its CPU fusion is off by default).
+class InferenceGuard {
+ public:
+  InferenceGuard() : optimizer_(false) {}
+
+ private:
+  torch::NoGradGuard no_grad_;
+  torch::jit::GraphOptimizerEnabledGuard optimizer_;
+};
 
 }  // namespace seqtorch::exporting

@@ -14,11 +14,10 @@
 
 #include <torch/script.h>
 
-#include <filesystem>
 
 namespace seqtorch::exporting {
 
 torch::jit::Module script_char_model(textgen::CharModel& model);
-void export_char_model(textgen::CharModel& model, const std::filesystem::path& path);
+void export_char_model(textgen::CharModel& model, const std::string& path);
 
 }  // namespace seqtorch::exporting

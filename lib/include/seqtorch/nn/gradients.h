@@ -12,6 +12,14 @@ namespace seqtorch::nn {
 /// clipping, which is +inf or NaN when a gradient is not finite (gradients then left untouched).
 double clip_grad_norm_(const std::vector<torch::Tensor>& parameters, double max_norm);
 
+/// clip_grad_norm_ without waiting for the device: the scale factor min(1, max_norm / norm) is
+/// computed and applied where the gradients are (1 when the norm is not finite or max_norm <= 0),
+/// and the norm before clipping comes back as a 0-d float64 tensor on the gradients' device
+/// (a 0-d CPU zero without gradients). On CUDA the per-tensor norms are taken in one kernel in
+/// the gradients' dtype, as PyTorch's clip_grad_norm_ does; on the CPU in float64.
+torch::Tensor clip_grad_norm_tensor_(const std::vector<torch::Tensor>& parameters,
+                                     double max_norm);
+
 /// Clamps every gradient element into [-clip_value, clip_value].
 void clip_grad_value_(const std::vector<torch::Tensor>& parameters, double clip_value);
 

@@ -122,9 +122,13 @@ class RecurrentImpl : public torch::nn::Module {
                                 const torch::Tensor& lengths);
   RecurrentOutput forward_kernel(const torch::Tensor& x, const RecurrentState& state,
                                  const torch::Tensor& lengths);
+  // On CUDA: makes `params` views of one cuDNN weight buffer, unless they already are.
+  void flatten_for_cudnn(const std::vector<torch::Tensor>& params);
 
   // [layer * D + direction] -> {w_ih, w_hh, b_ih, b_hh} (biases undefined without bias).
   std::vector<std::vector<torch::Tensor>> weights_;
+  // The cuDNN weight buffer the parameters are views of (undefined until a CUDA forward).
+  torch::Tensor cudnn_weight_buf_;
 };
 TORCH_MODULE(Recurrent);
 

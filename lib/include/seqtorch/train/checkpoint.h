@@ -7,7 +7,6 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
@@ -32,18 +31,22 @@ struct CheckpointInfo {
 };
 
 /// Writes `path` atomically. `optimizer` may be null (weights-only checkpoints, e.g. best.pt
-/// copies). Stores the default CPU generator's state.
-void save_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
+/// copies). Stores the default CPU generator's state and, where CUDA is present, that of every
+/// CUDA device.
+void save_checkpoint(const std::string& path, const CheckpointInfo& info,
                      const torch::nn::Module& model, const torch::optim::Optimizer* optimizer);
 
 /// Reads only the information part (to learn the app and configuration before building the model).
 /// `expected_app` non-empty: fails unless that app wrote it.
-CheckpointInfo read_checkpoint_info(const std::filesystem::path& path,
+CheckpointInfo read_checkpoint_info(const std::string& path,
                                     const std::string& expected_app = "");
 
-/// Loads `path` into `model` (and `optimizer` if non-null; restores the CPU generator state too
-/// when restore_rng). `expected_app` empty accepts any app. Validates everything first.
-CheckpointInfo load_checkpoint(const std::filesystem::path& path, const std::string& expected_app,
+/// Loads `path` into `model` (and `optimizer` if non-null; restores the CPU and CUDA generator
+/// states too when restore_rng). `expected_app` empty accepts any app. Validates everything
+/// first. Device rule: the file is read onto the CPU whatever device wrote it, then the model
+/// (and the optimizer's state) moves to the device the model was on before the call, so a CUDA
+/// run's checkpoint loads on a CPU-only machine and the other way round.
+CheckpointInfo load_checkpoint(const std::string& path, const std::string& expected_app,
                                torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                bool restore_rng);
 

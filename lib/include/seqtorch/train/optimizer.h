@@ -45,4 +45,9 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 /// The learning rate of the first parameter group.
 double learning_rate(const torch::optim::Optimizer& optimizer);
 
+/// Moves each state tensor of `optimizer` (Adam's and AdamW's moments, SGD's and RMSprop's
+/// buffers) to the device of its parameter. Checkpoints load onto the CPU; after the model has
+/// moved to its device, this makes the optimizer follow. Throws for another optimizer class.
+void move_state_to_parameters(torch::optim::Optimizer& optimizer);
+
 }  // namespace seqtorch::train

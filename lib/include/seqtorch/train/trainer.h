@@ -9,7 +9,6 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <limits>
 #include <map>
 #include <string>
@@ -68,10 +67,16 @@ struct TrainerOptions {
   int64_t accumulation = 1;
   /// After this many consecutive non-finite steps (each skipped), fail with an error.
   int64_t max_bad_steps = 5;
+  /// Decide each step's skip on the host even where it could be decided on the GPU. By default,
+  /// with Adam or AdamW on CUDA (LibTorch 2.x) the step runs as one fused kernel that skips
+  /// itself when the loss or gradient is not finite, and the host reads the step's loss and norm
+  /// one step later (logs, counts and the max_bad_steps stop are the same, never later than the
+  /// next step); elsewhere the host reads them at once. This forces the latter (slower on a GPU).
+  bool synchronous_steps = false;
   /// Write a training line to metrics.jsonl (and progress) every N optimiser steps.
   int64_t log_every = 10;
   /// Run folder: checkpoints/last.pt, checkpoints/best.pt, metrics.jsonl. Empty: write nothing.
-  std::filesystem::path out_dir;
+  std::string out_dir;
   /// Stored in checkpoints: the app's name and the effective configuration.
   std::string app = "seqtorch";
   std::string config;
@@ -97,7 +102,11 @@ struct TrainResult {
   /// Ended by patience, by the time budget, or by a signal (then `signal` is its number).
   bool stopped_early = false, out_of_time = false;
   int signal = 0;
-  double elapsed_s = 0;
+  /// Wall time of the call, and of the training steps alone (without evaluations and
+  /// checkpoints), seconds.
+  double elapsed_s = 0, step_seconds = 0;
+  /// Items (StepLoss::items) trained on by this call: items / step_seconds is the throughput.
+  int64_t items = 0;
 };
 
 /// Trains `task` with `optimizer` under `schedule`. Evaluates (and checkpoints) as the options

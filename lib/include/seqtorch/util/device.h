@@ -7,9 +7,15 @@
 
 namespace seqtorch::util {
 
-/// "auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N". Throws naming the valid
-/// forms, or the number of GPUs when N is out of range or CUDA is absent.
+/// "auto" (the current CUDA device when CUDA is present, else the CPU), "cpu", "cuda" (device
+/// 0) or "cuda:N". Throws naming the valid forms, or the number of GPUs when N is out of range
+/// or CUDA is absent.
 torch::Device parse_device(const std::string& name);
+
+/// Makes `device` the current CUDA device of the calling thread when it is a CUDA device (a
+/// no-op for the CPU), so that work which names only "cuda" (torch::kCUDA without an index,
+/// .cuda(), CUDA streams and generators) lands on that card too. Returns `device`.
+torch::Device use_device(torch::Device device);
 
 /// Sets torch's intra-op threads; 0 means all cores. Returns the number set.
 int set_threads(int threads);
