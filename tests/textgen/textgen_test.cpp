@@ -123,7 +123,7 @@ TEST(CharModelCheckpoint, CudaRunCheckpointLoadsSamplesAndExportsOnTheCpu) {
   CharModel loaded(small_model(vocab.size()), vocab);
   train::load_checkpoint(dir.file("cuda.pt"), "textgen", *loaded, nullptr, false);
   for (const auto& p : m->named_parameters()) {
-    const auto& q = loaded->named_parameters()[p.key()];
+    const torch::Tensor q = loaded->named_parameters()[p.key()];
     EXPECT_TRUE(q.device().is_cpu()) << p.key();
     EXPECT_TRUE(torch::equal(q, p.value())) << p.key();
   }
