@@ -74,7 +74,9 @@ torch::Device device_of(const torch::nn::Module& model) {
 torch::Tensor cuda_rng_states() {
   if (!torch::cuda::is_available()) return {};
   std::vector<torch::Tensor> states;
-  for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+  // device_count() is size_t in LibTorch 1.13 and c10::DeviceIndex (signed) in 2.x.
+  const auto n = static_cast<int64_t>(torch::cuda::device_count());
+  for (int64_t i = 0; i < n; ++i) {
     at::Generator gen = at::globalContext().defaultGenerator(
         torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -197,7 +199,8 @@ CheckpointInfo load_checkpoint(const std::string& path, const std::string& expec
     // checkpoint of a CPU run, or a run on a machine without CUDA, leaves them as they are).
     torch::Tensor cuda;
     if (archive.try_read("rng_cuda", cuda) && torch::cuda::is_available()) {
-      const int64_t n = std::min<int64_t>(cuda.size(0), torch::cuda::device_count());
+      const int64_t n =
+          std::min<int64_t>(cuda.size(0), static_cast<int64_t>(torch::cuda::device_count()));
       for (int64_t i = 0; i < n; ++i) {
         at::Generator gen = at::globalContext().defaultGenerator(
             torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
