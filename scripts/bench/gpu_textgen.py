@@ -33,6 +33,9 @@ import time
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_textgen import CharLM  # noqa: E402  (the CPU race's peer: the same model)
+
 SEQ_LEN, EMBED, LR = 100, 64, 0.002
 
 
@@ -59,18 +62,6 @@ def ours(args, layers, hidden, batch, sync):
     return (last - first) * batch * SEQ_LEN / (train[last] - train[first])
 
 
-class CharLM(nn.Module):
-    def __init__(self, vocab, layers, hidden):
-        super().__init__()
-        self.embed = nn.Embedding(vocab, EMBED)
-        self.rnn = nn.LSTM(EMBED, hidden, layers)
-        self.head = nn.Linear(hidden, vocab)
-
-    def forward(self, x, state=None):
-        y, state = self.rnn(self.embed(x), state)
-        return self.head(y), state
-
-
 def load_ids(corpus):
     with open(corpus, encoding="utf-8") as f:
         points = [ord(c) for c in f.read()]
@@ -84,7 +75,7 @@ def peer(args, ids, vocab, layers, hidden, batch):
     dev = torch.device("cuda")
     per = ids.numel() // batch
     data = ids[: per * batch].view(batch, per).to(dev)
-    model = CharLM(vocab, layers, hidden).to(dev)
+    model = CharLM(vocab, EMBED, hidden, layers).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     state, t0 = None, None
     for step in range(1, args.steps + 1):
@@ -108,7 +99,7 @@ def peer_profile(layers, hidden, batch, steps):
     """Phase times of the peer's step (ms), as seqtorch-bench gpu-step-LxHxB measures ours."""
     torch.manual_seed(0)
     dev, vocab = torch.device("cuda"), 96
-    model = CharLM(vocab, layers, hidden).to(dev)
+    model = CharLM(vocab, EMBED, hidden, layers).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     x = torch.randint(vocab, (SEQ_LEN, batch), device=dev)
     y = torch.randint(vocab, (SEQ_LEN, batch), device=dev)

@@ -180,16 +180,18 @@ TEST(Trainer, EarlyStoppingKeepsBestCheckpoint) {
   EXPECT_EQ(read_checkpoint_info(dir.file("checkpoints/last.pt")).epoch, 5);
 }
 
-TEST(Trainer, NonFiniteStepsAreSkippedThenStopWithLastCheckpointIntact) {
+// From the 4th step of epoch 3 on every loss is NaN: three steps are skipped (weights untouched,
+// counted and logged), then the run stops with one clear error and last.pt of epoch 2 intact.
+void check_non_finite_steps_stop(torch::Device device) {
   test::TempDir dir;
-  SumTask task(1);
-  task.nan_from = 8 * 2 + 3;  // from the 4th step of epoch 3 on, every loss is NaN
+  SumTask task(1, 0.2, 8, device);
+  task.nan_from = 8 * 2 + 3;
   auto opt = make_optimizer(task.params(), adam());
   LrSchedule sched(0.01, ScheduleOptions{});
   auto o = quiet(dir.path, 5);
   o.max_bad_steps = 3;
   EXPECT_TRUE(test::throws_with([&] { train(task, *opt, sched, o); },
-                                {"3 consecutive steps", "non-finite", "last good checkpoint"}));
+                                {"3 consecutive steps", "non-finite", "at step 19", "last good checkpoint"}));
   auto info = read_checkpoint_info(dir.file("checkpoints/last.pt"));
   EXPECT_EQ(info.epoch, 2);
   EXPECT_EQ(info.step, 16);
@@ -198,6 +200,10 @@ TEST(Trainer, NonFiniteStepsAreSkippedThenStopWithLastCheckpointIntact) {
     skipped += l.find("skipped_non_finite") != std::string::npos;
   EXPECT_EQ(skipped, 3);
   for (const auto& p : task.params()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+TEST(Trainer, NonFiniteStepsAreSkippedThenStopWithLastCheckpointIntact) {
+  check_non_finite_steps_stop(torch::kCPU);
 }
 
 TEST(Trainer, AccumulatedMicroBatchesEqualOneLargeBatch) {
@@ -303,24 +309,7 @@ TEST(TrainerCuda, DeviceStepsMatchHostSteps) {
 // later, and the run stops after max_bad_steps in a row with last.pt intact, as on the host.
 TEST(TrainerCuda, NonFiniteStepsAreSkippedOnTheDeviceThenStop) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const torch::Device cuda(torch::kCUDA, 0);
-  test::TempDir dir;
-  SumTask task(1, 0.2, 8, cuda);
-  task.nan_from = 8 * 2 + 3;
-  auto opt = make_optimizer(task.params(), adam());
-  LrSchedule sched(0.01, ScheduleOptions{});
-  auto o = quiet(dir.path, 5);
-  o.max_bad_steps = 3;
-  EXPECT_TRUE(test::throws_with([&] { train(task, *opt, sched, o); },
-                                {"3 consecutive steps", "non-finite", "at step 19", "last good checkpoint"}));
-  auto info = read_checkpoint_info(dir.file("checkpoints/last.pt"));
-  EXPECT_EQ(info.epoch, 2);
-  EXPECT_EQ(info.step, 16);
-  int skipped = 0;
-  for (const auto& l : lines(dir.file("metrics.jsonl")))
-    skipped += l.find("skipped_non_finite") != std::string::npos;
-  EXPECT_EQ(skipped, 3);
-  for (const auto& p : task.params()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  check_non_finite_steps_stop(torch::Device(torch::kCUDA, 0));
 }
 
 // Stopped and resumed on CUDA with device steps: model, Adam's moments and its step counts
