@@ -17,14 +17,19 @@ std::vector<torch::Tensor> defined_grads(const std::vector<torch::Tensor>& param
   return grads;
 }
 
+// Whether the multi-tensor (_foreach) kernels apply: CUDA tensors of one device and dtype.
+bool one_cuda_group(const std::vector<torch::Tensor>& grads) {
+  const auto& g0 = grads[0];
+  return g0.is_cuda() && std::all_of(grads.begin(), grads.end(), [&](const torch::Tensor& g) {
+           return g.device() == g0.device() && g.scalar_type() == g0.scalar_type();
+         });
+}
+
 // The global L2 norm of `grads` as a 0-d float64 tensor on the first one's device.
 torch::Tensor global_norm(const std::vector<torch::Tensor>& grads) {
   const auto& g0 = grads[0];
-  const bool uniform = std::all_of(grads.begin(), grads.end(), [&](const torch::Tensor& g) {
-    return g.device() == g0.device() && g.scalar_type() == g0.scalar_type();
-  });
   std::vector<torch::Tensor> norms;
-  if (g0.is_cuda() && uniform) {
+  if (one_cuda_group(grads)) {
     norms = torch::_foreach_norm(grads);  // one kernel for every tensor
   } else {
     for (const auto& g : grads) norms.push_back(g.to(torch::kDouble).norm().to(g0.device()));
@@ -36,7 +41,7 @@ torch::Tensor global_norm(const std::vector<torch::Tensor>& grads) {
 void scale_(const std::vector<torch::Tensor>& grads, const torch::Tensor& factor) {
   torch::NoGradGuard no_grad;
 #if SEQTORCH_HAVE_FOREACH_MUL_TENSOR
-  if (grads[0].is_cuda()) {
+  if (one_cuda_group(grads)) {
     std::vector<torch::Tensor> list(grads.begin(), grads.end());
     torch::_foreach_mul_(list, factor.to(grads[0].scalar_type()));
     return;
