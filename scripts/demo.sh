@@ -3,7 +3,9 @@
 #  1. the core demonstration: the seed note's Elman RNN and an LSTM learn a memory task;
 #  2. seqtorch-forecast on its built-in series: train, evaluate (backtest against the naive
 #     baselines), predict the next day, export to TorchScript and check the export from Python;
-#  3. seqtorch-textgen on the King James Bible for 60 seconds: train, sample, export, check.
+#  3. seqtorch-textgen on the King James Bible for 60 seconds: train, sample, export, check;
+#  4. seqtorch-translate on the built-in dates task for 150 seconds: train, evaluate on held-out
+#     dates (greedy and beam 5), translate with an attention plot, export, check from Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -38,3 +40,19 @@ echo "== seqtorch-textgen sample (temperature 0.8, top-k 20)"
 echo "== seqtorch-textgen export, checked from Python"
 /usr/bin/python3 scripts/check_export.py textgen --bin "$bin/seqtorch-textgen" \
   --checkpoint "$trun/checkpoints/best.pt" --workdir "$trun/export-check"
+
+xrun=${SEQTORCH_DEMO_TRANSLATE_RUN:-runs/demo-translate}
+echo "== seqtorch-translate train (models/translate-dates.cfg: 150 s on the dates task, run folder $xrun)"
+"$bin/seqtorch-translate" train --config models/translate-dates.cfg --out "$xrun"
+for beam in 1 5; do
+  echo "== seqtorch-translate evaluate on 2000 held-out dates, beam $beam"
+  "$bin/seqtorch-translate" evaluate --out "$xrun" --task dates --examples 2000 --beam "$beam"
+done
+printf 'Thursday 26 November 2026\n26/11/26\nNov 26, 2026\nthe 1st of January 2000\nMON 3 FEB 1975\n' > "$xrun/examples.txt"
+echo "== seqtorch-translate translate (attention drawn to $xrun/attention.png)"
+paste "$xrun/examples.txt" <("$bin/seqtorch-translate" translate --out "$xrun" --input "$xrun/examples.txt" \
+  --show-attention "$xrun/attention.png")
+echo "== seqtorch-translate export, checked from Python"
+"$bin/seqtorch-translate" export --out "$xrun" --output "$xrun/translate.pt"
+"$bin/seqtorch-translate" translate --out "$xrun" --input "$xrun/examples.txt" --beam 1 > "$xrun/expected.txt"
+/usr/bin/python3 scripts/check_translate_export.py "$xrun/translate.pt" "$xrun/examples.txt" "$xrun/expected.txt"

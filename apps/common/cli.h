@@ -147,7 +147,8 @@ void report_metrics(const std::string& out_dir, const std::map<std::string, doub
 std::string installed_data_path(const std::string& relative);
 
 /// Runs `body` as a main: first util::select_blas_core(argv) (may re-execute the program with
-/// faster OpenBLAS kernels, see util/blas.h); then UsageError -> "PROGRAM: message" and 2; other
+/// faster OpenBLAS kernels, see util/blas.h) and glibc told to keep freed memory in the heap
+/// (large blocks are not unmapped after each step); then UsageError -> "PROGRAM: message" and 2; other
 /// exceptions -> one line and 1 (torch's backtraces cut off).
 int run_main(const std::string& program, char** argv, const std::function<int()>& body);
 

@@ -26,8 +26,7 @@ std::vector<int32_t> decode_utf8(const std::string& bytes, const std::string& or
     }
     static const int32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
     ok = ok && cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    TORCH_CHECK(ok, origin, ": invalid UTF-8 at byte offset ", i,
-                " (use --bytes to model raw bytes)");
+    TORCH_CHECK(ok, origin, ": invalid UTF-8 at byte offset ", i);
     out.push_back(cp);
     i += len;
   }

@@ -4,26 +4,213 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace seqtorch::decode {
+namespace {
 
-StepResult StepModel::run(const torch::Tensor& tokens, const nn::RecurrentState& state) {
-  TORCH_CHECK(tokens.dim() == 2 && tokens.size(0) >= 1, "run: tokens: expected [T >= 1, B], got ",
-              tokens.sizes());
-  StepResult r{torch::Tensor(), state};
-  for (int64_t t = 0; t < tokens.size(0); ++t) r = step(tokens[t], r.state);
-  return r;
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+double length_penalty(int64_t length, double alpha) {
+  return alpha == 0 ? 1.0 : std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
-nn::RecurrentState StepModel::select(const nn::RecurrentState& s, const torch::Tensor& index) {
-  return {s.h.defined() ? s.h.index_select(1, index) : torch::Tensor(),
-          s.c.defined() ? s.c.index_select(1, index) : torch::Tensor()};
+std::vector<int64_t> max_lengths_for(const std::vector<int64_t>& max_lengths, int64_t B) {
+  TORCH_CHECK(max_lengths.size() == 1 || static_cast<int64_t>(max_lengths.size()) == B,
+              "search: expected one maximum length or one per input (", B, "), got ", max_lengths.size());
+  std::vector<int64_t> out(B, max_lengths[0]);
+  if (max_lengths.size() > 1) out = max_lengths;
+  for (int64_t m : out) TORCH_CHECK(m >= 1, "maximum length: expected >= 1, got ", m);
+  return out;
+}
+
+// beam 1: greedy or sampled, row by row; on_token(row, token) sees tokens as they come.
+std::vector<std::vector<Hypothesis>> sample_rows(StepModel& model, const StepResult& start,
+                                                 const std::vector<int64_t>& max_len,
+                                                 const SearchOptions& o, const SamplingOptions& sampling,
+                                                 uint64_t seed,
+                                                 const std::function<void(int64_t, int64_t)>& on_token) {
+  const int64_t B = start.log_probs.size(0);
+  auto gen = at::detail::createCPUGenerator(seed);
+  std::vector<Hypothesis> hyps(B);
+  std::vector<std::vector<torch::Tensor>> attention(B);
+  std::vector<bool> ended(B, false);
+  const int64_t longest = *std::max_element(max_len.begin(), max_len.end());
+  torch::Tensor log_probs = start.log_probs, att = start.attention;
+  StepState state = start.state;
+  for (int64_t len = 1; len <= longest; ++len) {
+    auto next = next_tokens(log_probs, sampling, gen);  // [B]
+    auto picked = log_probs.gather(1, next.unsqueeze(1)).squeeze(1);
+    const auto next_cpu = next.to(torch::kCPU), picked_cpu = picked.to(torch::kCPU, torch::kDouble);
+    const auto* tok = next_cpu.data_ptr<int64_t>();
+    const auto* lp = picked_cpu.data_ptr<double>();
+    torch::Tensor att_cpu = o.keep_attention && att.defined() ? att.to(torch::kCPU, torch::kFloat) : torch::Tensor();
+    bool all_ended = true;
+    std::vector<int64_t> feed(B);
+    for (int64_t b = 0; b < B; ++b) {
+      feed[b] = tok[b];
+      if (ended[b]) {
+        feed[b] = o.eos >= 0 ? o.eos : 0;
+        continue;
+      }
+      hyps[b].tokens.push_back(tok[b]);
+      hyps[b].log_prob += lp[b];
+      if (att_cpu.defined()) attention[b].push_back(att_cpu[b]);
+      if (on_token) on_token(b, tok[b]);
+      if (tok[b] == o.eos || len >= max_len[b]) ended[b] = true;
+      all_ended = all_ended && ended[b];
+    }
+    if (all_ended) break;
+    StepResult r = model.step(torch::tensor(feed, torch::kLong).to(log_probs.device()), state);
+    log_probs = r.log_probs;
+    state = std::move(r.state);
+    att = r.attention;
+  }
+  std::vector<std::vector<Hypothesis>> out(B);
+  for (int64_t b = 0; b < B; ++b) {
+    hyps[b].score = hyps[b].log_prob / length_penalty(static_cast<int64_t>(hyps[b].tokens.size()), o.length_penalty);
+    if (!attention[b].empty()) hyps[b].attention = torch::stack(attention[b]);
+    out[b].push_back(std::move(hyps[b]));
+  }
+  return out;
+}
+
+std::vector<std::vector<Hypothesis>> beam_rows(StepModel& model, const StepResult& start,
+                                               const std::vector<int64_t>& max_len, const SearchOptions& o) {
+  const int64_t B = start.log_probs.size(0), K = o.beam, V = start.log_probs.size(1);
+  const auto device = start.log_probs.device();
+  // Every input's K rows start as copies of its one row; only beam 0 may extend at first.
+  const auto expand = torch::arange(B, torch::kLong).repeat_interleave(K);
+  StepState state = start.state.select(expand);
+  torch::Tensor log_probs = start.log_probs.index_select(0, expand.to(device));
+  torch::Tensor att = start.attention.defined() ? start.attention.index_select(0, expand.to(device)) : torch::Tensor();
+  std::vector<double> cum(B * K, kNegInf);
+  for (int64_t b = 0; b < B; ++b) cum[b * K] = 0;
+  torch::Tensor history = torch::empty({B * K, 0}, torch::kLong);  // tokens so far per row
+  torch::Tensor att_history;                                       // [B*K, len, S]
+  std::vector<std::vector<Hypothesis>> finished(B);
+  std::vector<bool> done(B, false);
+  const int64_t longest = *std::max_element(max_len.begin(), max_len.end());
+  auto make = [&](int64_t row, int64_t token, double log_prob, int64_t len, const torch::Tensor& step_att) {
+    Hypothesis h;
+    const auto* past = history[row].data_ptr<int64_t>();
+    h.tokens.assign(past, past + history.size(1));
+    h.tokens.push_back(token);
+    h.log_prob = log_prob;
+    h.score = log_prob / length_penalty(len, o.length_penalty);
+    if (step_att.defined()) {
+      auto now = step_att[row].unsqueeze(0);
+      h.attention = att_history.defined() ? torch::cat({att_history[row], now}) : now;
+    }
+    return h;
+  };
+  for (int64_t len = 1; len <= longest; ++len) {
+    auto base = torch::tensor(cum, torch::kDouble).to(device).view({B, K, 1});
+    auto total = (base + log_probs.to(torch::kDouble).view({B, K, V})).view({B, K * V});
+    auto [values, index] = total.topk(std::min<int64_t>(2 * K, K * V), 1);
+    const auto values_cpu = values.to(torch::kCPU).contiguous(), index_cpu = index.to(torch::kCPU).contiguous();
+    const int64_t C = values_cpu.size(1);
+    const auto* val = values_cpu.data_ptr<double>();
+    const auto* idx = index_cpu.data_ptr<int64_t>();
+    const torch::Tensor att_cpu = o.keep_attention && att.defined() ? att.to(torch::kCPU, torch::kFloat) : torch::Tensor();
+    std::vector<int64_t> parent(B * K), token(B * K);
+    std::vector<double> next_cum(B * K, kNegInf);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t picked = 0;
+      for (int64_t j = 0; j < C && !done[b]; ++j) {
+        const double v = val[b * C + j];
+        if (!std::isfinite(v)) break;
+        const int64_t row = b * K + idx[b * C + j] / V, tok = idx[b * C + j] % V;
+        if (tok == o.eos) {
+          // An ended hypothesis counts when it ranks among the best K candidates of the step.
+          if (j < K) finished[b].push_back(make(row, tok, v, len, att_cpu));
+        } else if (picked < K) {
+          parent[b * K + picked] = row;
+          token[b * K + picked] = tok;
+          next_cum[b * K + picked] = v;
+          ++picked;
+        }
+      }
+      for (int64_t k = picked; k < K; ++k) {  // unused rows: continue from row b*K, never win
+        parent[b * K + k] = b * K;
+        token[b * K + k] = 0;
+      }
+      if (done[b]) continue;
+      if (len >= max_len[b]) {
+        for (int64_t k = 0; k < picked; ++k)
+          finished[b].push_back(make(parent[b * K + k], token[b * K + k], next_cum[b * K + k], len, att_cpu));
+        done[b] = true;
+      } else if (picked == 0) {
+        done[b] = true;
+      } else if (static_cast<int64_t>(finished[b].size()) >= o.n_best) {
+        // Done once the best live hypothesis, scored at today's length, no longer beats the
+        // n-th best ended one (exact without a length penalty, as log P only falls; with one, the
+        // usual heuristic: stopping at the first n ended hypotheses instead lets poor short ones
+        // win, and running to the maximum length wastes steps).
+        std::vector<double> scores;
+        for (const auto& h : finished[b]) scores.push_back(h.score);
+        std::sort(scores.begin(), scores.end(), std::greater<double>());
+        if (next_cum[b * K] / length_penalty(len, o.length_penalty) <= scores[o.n_best - 1]) done[b] = true;
+      }
+      if (done[b])
+        for (int64_t k = 0; k < K; ++k) next_cum[b * K + k] = kNegInf;
+    }
+    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    const auto parent_index = torch::tensor(parent, torch::kLong);
+    const auto tokens = torch::tensor(token, torch::kLong);
+    history = torch::cat({history.index_select(0, parent_index), tokens.unsqueeze(1)}, 1);
+    if (att_cpu.defined()) {
+      auto now = att_cpu.index_select(0, parent_index).unsqueeze(1);
+      att_history = att_history.defined() ? torch::cat({att_history.index_select(0, parent_index), now}, 1) : now;
+    }
+    cum = std::move(next_cum);
+    StepResult r = model.step(tokens.to(device), state.select(parent_index));
+    log_probs = r.log_probs;
+    state = std::move(r.state);
+    att = r.attention;
+  }
+  for (auto& list : finished)
+    std::stable_sort(list.begin(), list.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  return finished;
+}
+
+}  // namespace
+
+void StepState::add(const torch::Tensor& tensor, int64_t batch_dim) {
+  tensors.push_back(tensor);
+  batch_dims.push_back(batch_dim);
+}
+
+StepState StepState::select(const torch::Tensor& index) const {
+  TORCH_CHECK(tensors.size() == batch_dims.size(), "step state: ", tensors.size(), " tensors but ",
+              batch_dims.size(), " batch dimensions");
+  StepState out;
+  out.batch_dims = batch_dims;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    out.tensors.push_back(t.defined() ? t.index_select(batch_dims[i], index.to(t.device())) : t);
+  }
+  return out;
+}
+
+StepResult StepModel::run(const torch::Tensor& tokens, const StepState& state) {
+  TORCH_CHECK(tokens.dim() == 2 && tokens.size(0) >= 1, "run: tokens: expected [T >= 1, N], got ",
+              tokens.sizes());
+  StepResult r{torch::Tensor(), state, torch::Tensor()};
+  for (int64_t t = 0; t < tokens.size(0); ++t) r = step(tokens[t], r.state);
+  return r;
 }
 
 void check(const SamplingOptions& o) {
   TORCH_CHECK(o.temperature >= 0, "temperature: expected >= 0 (0 = greedy), got ", o.temperature);
   TORCH_CHECK(o.top_k >= 0, "top-k: expected >= 0 (0 = off), got ", o.top_k);
   TORCH_CHECK(o.top_p > 0 && o.top_p <= 1, "top-p: expected in (0, 1], got ", o.top_p);
+}
+
+void check_search(const SearchOptions& o) {
+  TORCH_CHECK(o.beam >= 1, "beam: expected >= 1, got ", o.beam);
+  TORCH_CHECK(o.n_best >= 1 && o.n_best <= o.beam, "n-best: expected in [1, beam = ", o.beam, "], got ", o.n_best);
+  TORCH_CHECK(o.length_penalty >= 0, "length-penalty: expected >= 0, got ", o.length_penalty);
 }
 
 torch::Tensor filter_logits(const torch::Tensor& logits, const SamplingOptions& o) {
@@ -54,74 +241,37 @@ torch::Tensor next_tokens(const torch::Tensor& log_probs, const SamplingOptions&
   return torch::multinomial(probs.cpu(), 1, false, gen).squeeze(-1).to(log_probs.device());
 }
 
+std::vector<std::vector<Hypothesis>> search(StepModel& model, const StepResult& start,
+                                            const std::vector<int64_t>& max_lengths,
+                                            const SearchOptions& options, const SamplingOptions& sampling,
+                                            uint64_t seed) {
+  check_search(options);
+  check(sampling);
+  TORCH_CHECK(start.log_probs.dim() == 2 && start.log_probs.size(0) >= 1,
+              "search: start log-probabilities: expected [B >= 1, V], got ", start.log_probs.sizes());
+  TORCH_CHECK(options.beam == 1 || sampling.temperature == 0,
+              "beam search does not sample: use beam 1 with a temperature, or temperature 0");
+  const auto max_len = max_lengths_for(max_lengths, start.log_probs.size(0));
+  torch::NoGradGuard no_grad;
+  if (options.beam == 1) return sample_rows(model, start, max_len, options, sampling, seed, {});
+  auto out = beam_rows(model, start, max_len, options);
+  for (auto& list : out)
+    if (static_cast<int64_t>(list.size()) > options.n_best) list.resize(options.n_best);
+  return out;
+}
+
 std::vector<int64_t> generate(StepModel& model, const std::vector<int64_t>& prime, int64_t length,
                               const SamplingOptions& options, uint64_t seed,
                               const std::function<void(int64_t)>& on_token) {
   check(options);
   TORCH_CHECK(length >= 0, "length: expected >= 0, got ", length);
   TORCH_CHECK(!prime.empty(), "generate: the prime must hold at least one token");
+  if (length == 0) return {};
   torch::NoGradGuard no_grad;
-  auto gen = at::detail::createCPUGenerator(seed);
-  auto tokens = torch::tensor(prime, torch::kLong).unsqueeze(1);  // [T, 1]
-  StepResult r = model.run(tokens, {});
-  std::vector<int64_t> out;
-  out.reserve(length);
-  for (int64_t i = 0; i < length; ++i) {
-    const torch::Tensor next = next_tokens(r.log_probs, options, gen);  // [1]
-    const int64_t t = next.item<int64_t>();
-    out.push_back(t);
-    if (on_token) on_token(t);
-    if (i + 1 < length) r = model.step(next, r.state);
-  }
-  return out;
-}
-
-std::vector<Hypothesis> beam_search(StepModel& model, const torch::Tensor& first_log_probs,
-                                    const nn::RecurrentState& state, const BeamOptions& o) {
-  TORCH_CHECK(o.beam >= 1, "beam: expected >= 1, got ", o.beam);
-  TORCH_CHECK(o.max_length >= 1, "max-length: expected >= 1, got ", o.max_length);
-  TORCH_CHECK(o.length_penalty >= 0, "length-penalty: expected >= 0, got ", o.length_penalty);
-  torch::NoGradGuard no_grad;
-  auto score_of = [&](const Hypothesis& h) {
-    return h.log_prob / std::pow(static_cast<double>(std::max<size_t>(1, h.tokens.size())), o.length_penalty);
-  };
-  std::vector<Hypothesis> alive{Hypothesis{}}, finished;
-  torch::Tensor log_probs = first_log_probs.to(torch::kCPU, torch::kDouble);  // [k, V]
-  nn::RecurrentState s = state;
-  for (int64_t len = 1; len <= o.max_length && !alive.empty(); ++len) {
-    const int64_t V = log_probs.size(1), k = static_cast<int64_t>(alive.size());
-    auto base = torch::empty({k, 1}, torch::kDouble);
-    for (int64_t i = 0; i < k; ++i) base[i][0] = alive[i].log_prob;
-    auto total = (base + log_probs).flatten();
-    auto [values, index] = total.topk(std::min<int64_t>(2 * o.beam, total.numel()));
-    std::vector<Hypothesis> next;
-    std::vector<int64_t> parents, tokens;
-    for (int64_t j = 0; j < values.size(0) && static_cast<int64_t>(next.size()) < o.beam; ++j) {
-      const int64_t flat = index[j].item<int64_t>(), parent = flat / V, token = flat % V;
-      Hypothesis h = alive[parent];
-      h.tokens.push_back(token);
-      h.log_prob = values[j].item<double>();
-      h.score = score_of(h);
-      if (token == o.eos) {
-        finished.push_back(h);
-      } else {
-        next.push_back(h);
-        parents.push_back(parent);
-        tokens.push_back(token);
-      }
-    }
-    alive = std::move(next);
-    if (alive.empty() || len == o.max_length) break;
-    auto parent_index = torch::tensor(parents, torch::kLong);
-    auto step_state = StepModel::select(s, parent_index.to(s.h.defined() ? s.h.device() : torch::kCPU));
-    StepResult r = model.step(torch::tensor(tokens, torch::kLong), step_state);
-    log_probs = r.log_probs.to(torch::kCPU, torch::kDouble);
-    s = r.state;
-  }
-  finished.insert(finished.end(), alive.begin(), alive.end());
-  std::stable_sort(finished.begin(), finished.end(),
-                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
-  return finished;
+  const StepResult start = model.run(torch::tensor(prime, torch::kLong).unsqueeze(1), {});
+  auto out = sample_rows(model, start, {length}, SearchOptions{}, options, seed,
+                         [&](int64_t, int64_t t) { if (on_token) on_token(t); });
+  return out[0][0].tokens;
 }
 
 }  // namespace seqtorch::decode

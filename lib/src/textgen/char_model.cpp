@@ -55,15 +55,21 @@ data::Vocabulary vocabulary_of_checkpoint(const std::string& path) {
                                                              : data::Vocabulary::Unit::codepoint);
 }
 
-decode::StepResult CharStepModel::step(const torch::Tensor& tokens, const nn::RecurrentState& state) {
+decode::StepResult CharStepModel::step(const torch::Tensor& tokens, const decode::StepState& state) {
   return run(tokens.unsqueeze(0), state);
 }
 
-decode::StepResult CharStepModel::run(const torch::Tensor& tokens, const nn::RecurrentState& state) {
+decode::StepResult CharStepModel::run(const torch::Tensor& tokens, const decode::StepState& state) {
   torch::NoGradGuard no_grad;
   const auto device = model_->head_bias.device();
-  auto out = model_->forward(tokens.to(device), state);
-  return {torch::log_softmax(out.logits[out.logits.size(0) - 1], -1), out.state};
+  nn::RecurrentState rnn;
+  if (!state.tensors.empty()) rnn = {state.tensors.at(0), state.tensors.at(1)};
+  auto out = model_->forward(tokens.to(device), rnn);
+  decode::StepResult r;
+  r.log_probs = torch::log_softmax(out.logits[out.logits.size(0) - 1], -1);
+  r.state.add(out.state.h, 1);
+  r.state.add(out.state.c, 1);
+  return r;
 }
 
 TextScore score_text(CharModel& model, const torch::Tensor& ids, int64_t streams, int64_t chunk,

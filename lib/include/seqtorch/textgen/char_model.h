@@ -56,8 +56,9 @@ data::Vocabulary vocabulary_of_checkpoint(const std::string& path);
 class CharStepModel : public decode::StepModel {
  public:
   explicit CharStepModel(CharModel model) : model_(std::move(model)) {}
-  decode::StepResult step(const torch::Tensor& tokens, const nn::RecurrentState& state) override;
-  decode::StepResult run(const torch::Tensor& tokens, const nn::RecurrentState& state) override;
+  /// The state holds h and c (undefined but for the LSTM), rows along dimension 1.
+  decode::StepResult step(const torch::Tensor& tokens, const decode::StepState& state) override;
+  decode::StepResult run(const torch::Tensor& tokens, const decode::StepState& state) override;
 
  private:
   CharModel model_;
