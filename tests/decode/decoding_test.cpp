@@ -34,13 +34,31 @@ TEST(Decoding, TopKAndTopPKeepExactlyTheRightSet) {
 }
 
 TEST(Decoding, TemperatureZeroIsArgmaxAndSeedsRepeat) {
-  auto gen = at::detail::createCPUGenerator(1);
+  Sampler gen(1);
   auto lp = torch::log_softmax(torch::randn({4, 9}), -1);
   EXPECT_TRUE(torch::equal(next_tokens(lp, {0.0, 0, 1.0}, gen), lp.argmax(-1)));
-  auto a = at::detail::createCPUGenerator(7), b = at::detail::createCPUGenerator(7);
+  Sampler a(7), b(7);
   EXPECT_TRUE(torch::equal(next_tokens(lp, {1.0, 0, 1.0}, a), next_tokens(lp, {1.0, 0, 1.0}, b)));
   // With top-k 1 sampling is argmax too.
   EXPECT_TRUE(torch::equal(next_tokens(lp, {1.5, 1, 1.0}, a), lp.argmax(-1)));
+  // The draws follow the distribution: 40,000 draws from (0.5, 0.3, 0.2) at temperature 1, and
+  // top-k 2 renormalises to (0.625, 0.375).
+  auto p = torch::tensor({0.5, 0.3, 0.2}, torch::kDouble).log();
+  Sampler s(3);
+  std::vector<int64_t> counts(3, 0), top2(3, 0);
+  for (int i = 0; i < 40000; ++i) {
+    ++counts[s.draw(p.data_ptr<double>(), 3, {1.0, 0, 1.0})];
+    ++top2[s.draw(p.data_ptr<double>(), 3, {1.0, 2, 1.0})];
+  }
+  EXPECT_NEAR(counts[0] / 40000.0, 0.5, 0.01);
+  EXPECT_NEAR(counts[2] / 40000.0, 0.2, 0.01);
+  EXPECT_EQ(top2[2], 0);
+  EXPECT_NEAR(top2[0] / 40000.0, 0.625, 0.01);
+  // Logits shifted by a constant (log-probabilities) draw the same tokens.
+  auto shifted = (p + 3.25).to(torch::kFloat);
+  Sampler c(11), d(11);
+  for (int i = 0; i < 200; ++i)
+    EXPECT_EQ(c.draw(p.data_ptr<double>(), 3, {0.8, 0, 1.0}), d.draw(shifted.data_ptr<float>(), 3, {0.8, 0, 1.0}));
   EXPECT_TRUE(test::throws_with([] { check({-1.0, 0, 1.0}); }, {"temperature", ">= 0", "-1"}));
   EXPECT_TRUE(test::throws_with([] { check({1.0, 0, 0.0}); }, {"top-p", "(0, 1]"}));
   EXPECT_TRUE(test::throws_with([] { check({1.0, 0, 1.5}); }, {"top-p", "1.5"}));

@@ -57,6 +57,10 @@ TEST(TextgenExport, LoadedArchiveMatchesTheModel) {
     auto s1 = loaded.get_method("generate")({std::string("h"), int64_t(30), 1.0, int64_t(9)}).toStringRef();
     auto s2 = loaded.get_method("generate")({std::string("h"), int64_t(30), 1.0, int64_t(9)}).toStringRef();
     EXPECT_EQ(s1, s2);
+    // ... and runs decode::Sampler's stream: the same text as the C++ decoder with that seed.
+    auto sampled = decode::generate(step, prime, 30, {0.9, 0, 1.0}, 9);
+    EXPECT_EQ(loaded.get_method("generate")({std::string("wörld 漢"), int64_t(30), 0.9, int64_t(9)}).toStringRef(),
+              vocab.decode(sampled));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace seqtorch::decode {
 namespace {
@@ -31,7 +32,7 @@ std::vector<std::vector<Hypothesis>> sample_rows(StepModel& model, const StepRes
                                                  uint64_t seed,
                                                  const std::function<void(int64_t, int64_t)>& on_token) {
   const int64_t B = start.log_probs.size(0);
-  auto gen = at::detail::createCPUGenerator(seed);
+  Sampler sampler(seed);
   std::vector<Hypothesis> hyps(B);
   std::vector<std::vector<torch::Tensor>> attention(B);
   std::vector<bool> ended(B, false);
@@ -39,7 +40,7 @@ std::vector<std::vector<Hypothesis>> sample_rows(StepModel& model, const StepRes
   torch::Tensor log_probs = start.log_probs, att = start.attention;
   StepState state = start.state;
   for (int64_t len = 1; len <= longest; ++len) {
-    auto next = next_tokens(log_probs, sampling, gen);  // [B]
+    auto next = next_tokens(log_probs, sampling, sampler);  // [B]
     auto picked = log_probs.gather(1, next.unsqueeze(1)).squeeze(1);
     const auto next_cpu = next.to(torch::kCPU), picked_cpu = picked.to(torch::kCPU, torch::kDouble);
     const auto* tok = next_cpu.data_ptr<int64_t>();
@@ -234,11 +235,63 @@ torch::Tensor filter_logits(const torch::Tensor& logits, const SamplingOptions& 
   return x;
 }
 
-torch::Tensor next_tokens(const torch::Tensor& log_probs, const SamplingOptions& o, at::Generator& gen) {
+Sampler::Sampler(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) {}
+
+double Sampler::uniform() {
+  state_ += 0x9E3779B97F4A7C15ULL;  // splitmix64
+  uint64_t z = state_;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+int64_t Sampler::draw(const float* logits, int64_t V, const SamplingOptions& o) { return draw_from(logits, V, o); }
+int64_t Sampler::draw(const double* logits, int64_t V, const SamplingOptions& o) { return draw_from(logits, V, o); }
+
+template <class T>
+int64_t Sampler::draw_from(const T* logits, int64_t V, const SamplingOptions& o) {
+  if (o.temperature == 0) return std::max_element(logits, logits + V) - logits;  // first maximum
+  std::vector<double>& x = weights_;
+  std::vector<int64_t>& kept = kept_;
+  x.resize(V);
+  kept.resize(V);
+  for (int64_t v = 0; v < V; ++v) x[v] = static_cast<double>(logits[v]) / o.temperature;
+  std::iota(kept.begin(), kept.end(), 0);
+  if ((o.top_k > 0 && o.top_k < V) || o.top_p < 1) {
+    std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return x[a] > x[b]; });
+    if (o.top_k > 0 && o.top_k < V) kept.resize(o.top_k);
+    if (o.top_p < 1) {
+      double total = 0;
+      for (int64_t v : kept) total += std::exp(x[v] - x[kept[0]]);
+      double before = 0;
+      size_t n = 0;
+      while (n < kept.size() && before / total < o.top_p) before += std::exp(x[kept[n++]] - x[kept[0]]);
+      kept.resize(std::max<size_t>(n, 1));
+    }
+  }
+  double top = -std::numeric_limits<double>::infinity();
+  for (int64_t v : kept) top = std::max(top, x[v]);
+  double total = 0;
+  for (int64_t v : kept) total += (x[v] = std::exp(x[v] - top));  // x now holds the weights
+  const double u = uniform() * total;
+  double acc = 0;
+  for (int64_t v : kept) {
+    acc += x[v];
+    if (u < acc) return v;
+  }
+  return kept.back();
+}
+
+torch::Tensor next_tokens(const torch::Tensor& log_probs, const SamplingOptions& o, Sampler& sampler) {
   check(o);
   if (o.temperature == 0) return log_probs.argmax(-1);
-  auto probs = torch::softmax(filter_logits(log_probs.to(torch::kDouble), o), -1);
-  return torch::multinomial(probs.cpu(), 1, false, gen).squeeze(-1).to(log_probs.device());
+  const auto rows = log_probs.to(torch::kCPU, torch::kDouble).contiguous();
+  const int64_t N = rows.size(0), V = rows.size(1);
+  auto out = torch::empty({N}, torch::kLong);
+  const double* p = rows.data_ptr<double>();
+  for (int64_t n = 0; n < N; ++n) out[n] = sampler.draw(p + n * V, V, o);
+  return out.to(log_probs.device());
 }
 
 std::vector<std::vector<Hypothesis>> search(StepModel& model, const StepResult& start,

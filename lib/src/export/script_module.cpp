@@ -47,6 +47,44 @@ void add_traced_method(torch::jit::Module& target, const std::string& name,
   target.type()->addMethod(function);
 }
 
+void define_utf8_decoder(torch::jit::Module& target) {
+  target.define(R"(
+def code_points(self, text: str) -> Tuple[List[int], List[str]]:
+    cps: List[int] = []
+    pieces: List[str] = []
+    piece = ""
+    cp = 0
+    need = 0
+    for ch in text:
+        b = ord(ch)
+        if need > 0:
+            piece += ch
+            cp = cp * 64 + (b & 63)
+            need -= 1
+            if need > 0:
+                continue
+        else:
+            piece = ch
+            if b >= 240:
+                cp = b & 7
+                need = 3
+                continue
+            elif b >= 224:
+                cp = b & 15
+                need = 2
+                continue
+            elif b >= 192:
+                cp = b & 31
+                need = 1
+                continue
+            else:
+                cp = b
+        cps.append(cp)
+        pieces.append(piece)
+    return cps, pieces
+)");
+}
+
 void save_module(const torch::jit::Module& module, const std::string& path) {
   util::write_atomically(path, [&](std::ostream& out) { module.save(out); });
 }

@@ -52,33 +52,11 @@ def decode(self, ids: List[int]) -> str:
     return text
 )");
   if (bytes) return jm;
+  define_utf8_decoder(jm);
   jm.define(R"(
 def encode(self, text: str) -> List[int]:
-    # TorchScript iterates a str by UTF-8 bytes: put the code points back together.
     ids: List[int] = []
-    cp = 0
-    need = 0
-    for ch in text:
-        b = ord(ch)
-        if need > 0:
-            cp = cp * 64 + (b & 63)
-            need -= 1
-            if need > 0:
-                continue
-        elif b >= 240:
-            cp = b & 7
-            need = 3
-            continue
-        elif b >= 224:
-            cp = b & 15
-            need = 2
-            continue
-        elif b >= 192:
-            cp = b & 31
-            need = 1
-            continue
-        else:
-            cp = b
+    for cp in self.code_points(text)[0]:
         if cp in self.symbol_to_id:
             ids.append(self.symbol_to_id[cp])
         else:
@@ -86,24 +64,31 @@ def encode(self, text: str) -> List[int]:
     return ids
 
 def generate(self, prime: str, length: int, temperature: float, seed: int) -> str:
+    # decode::Sampler's steps: a splitmix64 stream (64-bit wrapping arithmetic; >> made logical
+    # by masking), weights exp(logits / T - max) summed in id order, an inverse-CDF draw.
     ids = self.encode(prime)
     if len(ids) == 0:
         ids = [0]
     out = self.forward(torch.tensor(ids).unsqueeze(1), [])
     logits = out[0][-1, 0]
     state = out[1]
-    rng = seed % 2147483648
+    rng = seed * -7046029254386353131 + 7146057691288625177
     text = ""
     for k in range(length):
         if temperature <= 0.0:
             nxt = int(torch.argmax(logits))
         else:
-            probs = torch.softmax(logits.double() / temperature, 0)
-            rng = (rng * 1103515245 + 12345) % 2147483648
-            u = float(rng) / 2147483648.0
-            nxt = int((torch.cumsum(probs, 0) < u).sum())
-            if nxt >= probs.size(0):
-                nxt = probs.size(0) - 1
+            x = logits.double() / temperature
+            acc = torch.cumsum(torch.exp(x - torch.max(x)), 0)
+            rng = rng - 7046029254386353131
+            z = rng
+            z = (z ^ ((z >> 30) & 17179869183)) * -4658895280553007687
+            z = (z ^ ((z >> 27) & 137438953471)) * -7723592293110705685
+            z = z ^ ((z >> 31) & 8589934591)
+            u = float((z >> 11) & 9007199254740991) * 1.1102230246251565e-16 * float(acc[-1])
+            nxt = int((acc <= u).sum())
+            if nxt >= acc.size(0):
+                nxt = acc.size(0) - 1
         text += self.id_to_symbol[nxt]
         step = self.forward(torch.tensor([[nxt]]), state)
         logits = step[0][0, 0]

@@ -66,43 +66,20 @@ torch::jit::Module script_translation_model(translate::TranslationModel& model,
   jm.register_attribute("units", c10::StringType::get(), data::to_string(model->spec.units));
   jm.register_attribute("hidden_size", c10::IntType::get(), o.hidden_size());
   jm.register_attribute("length_penalty", c10::FloatType::get(), defaults.length_penalty);
+  define_utf8_decoder(jm);
   jm.register_attribute("max_length_ratio", c10::FloatType::get(), defaults.max_length_ratio);
   jm.register_attribute("max_length_offset", c10::IntType::get(), defaults.max_length_offset);
   jm.define(R"(
 def tokenize(self, text: str) -> List[str]:
-    # TorchScript iterates a str by UTF-8 bytes: put the code points back together.
+    decoded = self.code_points(text)
+    if self.units == "char":
+        return decoded[1]
     tokens: List[str] = []
     word = ""
-    piece = ""
-    cp = 0
-    need = 0
-    for ch in text:
-        b = ord(ch)
-        if need > 0:
-            piece += ch
-            cp = cp * 64 + (b & 63)
-            need -= 1
-            if need > 0:
-                continue
-        else:
-            piece = ch
-            if b >= 240:
-                cp = b & 7
-                need = 3
-                continue
-            elif b >= 224:
-                cp = b & 15
-                need = 2
-                continue
-            elif b >= 192:
-                cp = b & 31
-                need = 1
-                continue
-            else:
-                cp = b
-        if self.units == "char":
-            tokens.append(piece)
-        elif cp in self.space_code_points:
+    for i in range(len(decoded[0])):
+        cp = decoded[0][i]
+        piece = decoded[1][i]
+        if cp in self.space_code_points:
             if word != "":
                 tokens.append(word)
             word = ""

@@ -102,8 +102,6 @@ void affine(float* out, const float* bias, const float* wt, const float* x, int6
   (void)avx2;
 }
 
-uint64_t mix_seed(uint64_t seed) { return seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL; }
-
 }  // namespace
 
 bool FastGenerator::supports(const CharModel& model) {
@@ -168,48 +166,6 @@ const torch::Tensor& FastGenerator::step(int64_t token) {
   return logits_;
 }
 
-int64_t FastGenerator::sample(const decode::SamplingOptions& o, uint64_t& state) {
-  const float* logits = logits_.data_ptr<float>();
-  const int64_t V = vocab_;
-  if (o.temperature == 0) return std::max_element(logits, logits + V) - logits;  // first maximum
-  // As decode::filter_logits: logits / T, then top-k, then top-p over what is left.
-  std::vector<double>& x = scaled_;
-  std::vector<int64_t>& kept = kept_;
-  x.resize(V);
-  kept.resize(V);
-  for (int64_t v = 0; v < V; ++v) x[v] = logits[v] / o.temperature;
-  std::iota(kept.begin(), kept.end(), 0);
-  if ((o.top_k > 0 && o.top_k < V) || o.top_p < 1) {
-    std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return x[a] > x[b]; });
-    if (o.top_k > 0 && o.top_k < V) kept.resize(o.top_k);
-    if (o.top_p < 1) {
-      double total = 0;
-      for (int64_t v : kept) total += std::exp(x[v] - x[kept[0]]);
-      double before = 0;
-      size_t n = 0;
-      while (n < kept.size() && before / total < o.top_p) before += std::exp(x[kept[n++]] - x[kept[0]]);
-      kept.resize(std::max<size_t>(n, 1));
-    }
-  }
-  double top = -std::numeric_limits<double>::infinity();
-  for (int64_t v : kept) top = std::max(top, x[v]);
-  double total = 0;
-  for (int64_t v : kept) total += (x[v] = std::exp(x[v] - top));  // x now holds the weights
-  // splitmix64 -> a uniform double in [0, 1).
-  state += 0x9E3779B97F4A7C15ULL;
-  uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * total;
-  double acc = 0;
-  for (int64_t v : kept) {
-    acc += x[v];
-    if (u < acc) return v;
-  }
-  return kept.back();
-}
-
 std::vector<int64_t> FastGenerator::generate(const std::vector<int64_t>& prime, int64_t length,
                                              const decode::SamplingOptions& options, uint64_t seed,
                                              const std::function<void(int64_t)>& on_token) {
@@ -219,11 +175,11 @@ std::vector<int64_t> FastGenerator::generate(const std::vector<int64_t>& prime, 
   torch::NoGradGuard no_grad;
   reset();
   for (int64_t t : prime) step(t);
-  uint64_t state = mix_seed(seed);
+  decode::Sampler sampler(seed);
   std::vector<int64_t> out;
   out.reserve(length);
   for (int64_t i = 0; i < length; ++i) {
-    const int64_t t = sample(options, state);
+    const int64_t t = sampler.draw(logits_.data_ptr<float>(), vocab_, options);
     out.push_back(t);
     if (on_token) on_token(t);
     if (i + 1 < length) step(t);

@@ -4,7 +4,6 @@
 // search (B inputs x K beams as one batch) with end-of-sequence handling, the GNMT length
 // penalty, per-input maximum lengths, n-best lists and the attention weights of each hypothesis.
 // Shapes: N rows (inputs, or inputs x beams), V vocabulary, S source steps.
-#include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -64,9 +63,34 @@ void check(const SamplingOptions& options);
 /// to -inf. (temperature 0 is treated as 1 here; greedy never samples.)
 torch::Tensor filter_logits(const torch::Tensor& logits, const SamplingOptions& options);
 
-/// Next tokens [N]: argmax at temperature 0, else a draw from softmax(filter_logits) with `gen`.
+/// seqtorch's one sampler, used by search, generate and textgen's FastGenerator alike (the
+/// textgen export runs the same steps in TorchScript): temperature 0 takes the first maximum;
+/// otherwise the logits are divided by the temperature, cut to the top-k and then the top-p set
+/// (filter_logits' rules), and a token is drawn by inverse CDF over the kept tokens in
+/// descending order (in id order without top-k or top-p) with the next number of a splitmix64
+/// stream seeded from `seed`. The same seed and logits give the same tokens, whoever calls it;
+/// logits shifted by a constant (log-probabilities) draw the same up to rounding.
+class Sampler {
+ public:
+  explicit Sampler(uint64_t seed);
+  /// One token from logits[0 .. V).
+  int64_t draw(const float* logits, int64_t V, const SamplingOptions& options);
+  int64_t draw(const double* logits, int64_t V, const SamplingOptions& options);
+  /// The stream's next uniform number in [0, 1).
+  double uniform();
+
+ private:
+  template <class T>
+  int64_t draw_from(const T* logits, int64_t V, const SamplingOptions& options);
+  uint64_t state_;
+  std::vector<double> weights_;  // logits / T, then the weights of the kept tokens
+  std::vector<int64_t> kept_;    // the tokens left by top-k and top-p
+};
+
+/// Next tokens [N] of log_probs [N, V]: argmax at temperature 0, else one draw of `sampler` per
+/// row, in row order.
 torch::Tensor next_tokens(const torch::Tensor& log_probs, const SamplingOptions& options,
-                          at::Generator& gen);
+                          Sampler& sampler);
 
 /// One generated sequence.
 struct Hypothesis {

@@ -32,6 +32,11 @@ void add_traced_method(torch::jit::Module& target, const std::string& name,
                        const std::vector<std::string>& arg_names,
                        const std::vector<torch::Tensor>& examples, const TensorFunction& fn);
 
+/// Adds `code_points(text: str) -> Tuple[List[int], List[str]]` to `target`: the code points of
+/// a UTF-8 string and each one's own UTF-8 text. TorchScript iterates a str by bytes, so the
+/// exports that read text (textgen, translate) group the bytes back here, in one place.
+void define_utf8_decoder(torch::jit::Module& target);
+
 /// Writes `module` to `path` atomically.
 void save_module(const torch::jit::Module& module, const std::string& path);
 

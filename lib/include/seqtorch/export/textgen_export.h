@@ -7,7 +7,9 @@
 //   decode(ids: List[int]) -> str
 //   generate(prime: str, length: int, temperature: float, seed: int) -> str
 //       the whole generation in TorchScript: greedy at temperature 0 (the same text as
-//       `seqtorch-textgen sample --temperature 0`), else sampling with its own seeded generator
+//       `seqtorch-textgen sample --temperature 0`), else decode::Sampler's steps in TorchScript
+//       (the same seed draws the same text as `sample --temperature T --seed S`, but where the
+//       traced and the C++ logits round a draw across a token boundary)
 // Attributes: `id_to_symbol` (List[str]), `symbol_to_id` (Dict[int, int], code point -> id).
 // Byte-level models (--bytes) export forward only.
 #include <seqtorch/textgen/char_model.h>

@@ -3,11 +3,11 @@
 // no tensor operation per step. Each layer's [W_ih | W_hh] is packed once, transposed, into one
 // matrix (one matrix-vector product per layer and step, written as a vectorised stream over the
 // weights, split over threads by blocks of weight rows for large layers), buffers are preallocated, the gate math of a
-// step is one vectorised pass (AVX2 where the CPU has it), and the next token is drawn by its
-// own sampler (splitmix64 seeded from the seed) with decode::filter_logits' rules (temperature,
-// then top-k, then top-p). Same logits as the model within float rounding; greedy decoding gives
-// the same tokens as decode::generate, sampling draws from the same distribution with another
-// random stream (the same seed gives the same text every time).
+// step is one vectorised pass (AVX2 where the CPU has it), and the next token is drawn by
+// decode::Sampler, the sampler decode::generate uses. Same logits as the model within float
+// rounding: greedy decoding gives the same tokens as decode::generate, and sampling with the same
+// seed the same tokens too, but where a draw falls within rounding of a boundary between two
+// tokens (the same seed gives the same text every time).
 #include <seqtorch/decode/decoding.h>
 #include <seqtorch/textgen/char_model.h>
 
@@ -34,17 +34,12 @@ class FastGenerator {
                                 const std::function<void(int64_t)>& on_token = {});
 
  private:
-  // The next token from the current logits; `state` is the sampler's random state.
-  int64_t sample(const decode::SamplingOptions& options, uint64_t& state);
-
   int64_t layers_, hidden_, vocab_;
   torch::Tensor embedding_;                       // [V, E]
   std::vector<torch::Tensor> packed_, bias_;      // [I_l + H, 4H] ([W_ih | W_hh]^T), [4H]
   std::vector<torch::Tensor> xh_, gates_, c_;     // [I_l + H], [4H], [H]
   torch::Tensor head_weight_, head_bias_, logits_;  // [H, V] (transposed), [V], [V]
   std::vector<float> partial_;                      // other threads' partial products
-  std::vector<double> scaled_;                      // sampler: logits / T, then weights
-  std::vector<int64_t> kept_;                       // sampler: the tokens left by top-k/top-p
 };
 
 }  // namespace seqtorch::textgen
