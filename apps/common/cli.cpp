@@ -38,21 +38,31 @@ po::options_description training_options(CommonOptions& c) {
   d.add_options()
       ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
       ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "sequences per batch")
-      ("lr", po::value(&c.lr)->default_value(c.lr), "learning rate")
+      ("lr", po::value(&c.lr)->default_value(c.lr, short_text(c.lr)), "learning rate")
       ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "sgd | adam | adamw | rmsprop")
-      ("weight-decay", po::value(&c.weight_decay)->default_value(c.weight_decay), "weight decay")
-      ("momentum", po::value(&c.momentum)->default_value(c.momentum), "momentum (sgd, rmsprop)")
+      ("weight-decay", po::value(&c.weight_decay)->default_value(c.weight_decay, short_text(c.weight_decay)), "weight decay")
+      ("momentum", po::value(&c.momentum)->default_value(c.momentum, short_text(c.momentum)), "momentum (sgd, rmsprop)")
       ("schedule", po::value(&c.schedule)->default_value(c.schedule), "constant | step | exponential | cosine | plateau")
       ("warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warm-up steps")
-      ("clip-grad", po::value(&c.clip_grad)->default_value(c.clip_grad), "clip the global gradient norm (0: off)")
+      ("clip-grad", po::value(&c.clip_grad)->default_value(c.clip_grad, short_text(c.clip_grad)), "clip the global gradient norm (0: off)")
       ("patience", po::value(&c.patience)->default_value(c.patience), "stop after N evaluations without gain (0: never)")
       ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every), "evaluate every N steps (0: every epoch)")
       ("accumulate", po::value(&c.accumulate)->default_value(c.accumulate), "micro-batches per optimiser step")
-      ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget), "stop after this many seconds (0: none)")
+      ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget, short_text(c.time_budget)), "stop after this many seconds (0: none)")
       ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps), "stop after this many optimiser steps (0: no limit)")
       ("sync-steps", po::value(&c.sync_steps)->default_value(false)->implicit_value(true), "GPU: decide each step's non-finite skip on the host (slower; by default Adam/AdamW skip on the GPU)")
       ("resume", po::value(&c.resume), "DIR: continue the run in DIR from DIR/checkpoints/last.pt, with DIR/config.ini beneath the command line");
   return d;
+}
+
+std::string short_text(double value) {
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::ostringstream out;
+    out.precision(digits);
+    out << value;
+    if (std::stod(out.str()) == value) return out.str();
+  }
+  return std::to_string(value);
 }
 
 po::options_description model_options(CommonOptions& c) {
@@ -61,7 +71,7 @@ po::options_description model_options(CommonOptions& c) {
       ("cell", po::value(&c.cell)->default_value(c.cell), "rnn | lstm | gru")
       ("hidden-size", po::value(&c.hidden_size)->default_value(c.hidden_size), "hidden units per layer and direction")
       ("num-layers", po::value(&c.num_layers)->default_value(c.num_layers), "stacked layers")
-      ("dropout", po::value(&c.dropout)->default_value(c.dropout), "dropout between layers")
+      ("dropout", po::value(&c.dropout)->default_value(c.dropout, short_text(c.dropout)), "dropout between layers")
       ("bidirectional", po::value(&c.bidirectional)->default_value(c.bidirectional)->implicit_value(true), "two directions (encoders)");
   return d;
 }

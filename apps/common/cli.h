@@ -62,6 +62,10 @@ struct CommonOptions {
   bool bidirectional = false;
 };
 
+/// A double as --help shows its default: the shortest text that reads back (0.2, not
+/// 0.20000000000000001).
+std::string short_text(double value);
+
 /// The shared runtime options (--out, --config, --device, --threads, --seed, --quiet).
 po::options_description runtime_options(CommonOptions& c);
 /// The shared training options (--epochs, --batch-size, --lr, --optimizer, --clip-grad, ...,

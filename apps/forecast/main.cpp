@@ -38,8 +38,8 @@ struct ForecastCli {
         ("covariates", po::value(&covariates), "covariate columns, comma-separated")
         ("time-column", po::value(&time_column), "time column kept for output (built-in: hour)")
         ("fill", po::value(&fill)->default_value(fill), "missing values: none | linear | ffill")
-        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction), "validation part, just before the test part")
-        ("test-fraction", po::value(&test_fraction)->default_value(test_fraction), "test part, at the end")
+        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction, short_text(val_fraction)), "validation part, just before the test part")
+        ("test-fraction", po::value(&test_fraction)->default_value(test_fraction, short_text(test_fraction)), "test part, at the end")
         ("season", po::value(&season)->default_value(season), "season m of seasonal naive and the MASE scale");
     return d;
   }
@@ -51,7 +51,7 @@ struct ForecastCli {
         ("horizon", po::value(&horizon)->default_value(horizon), "H: steps forecast")
         ("loss", po::value(&loss)->default_value(loss), "mse | mae | gaussian (adds intervals)")
         ("scaler", po::value(&scaler)->default_value(scaler), "standard | minmax | none (fitted on the training part)")
-        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing), "encdec: share of true inputs in training");
+        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "encdec: share of true inputs in training");
     return d;
   }
   po::options_description io_options(const char* output_help) {

@@ -41,7 +41,7 @@ struct TextgenCli {
         ("embedding-size", po::value(&embedding_size)->default_value(embedding_size), "symbol embedding width")
         ("tie-weights", po::value(&tie_weights)->default_value(false)->implicit_value(true), "output layer shares the embedding (needs embedding-size = hidden-size)")
         ("seq-len", po::value(&seq_len)->default_value(seq_len), "truncated BPTT length (state carried across chunks)")
-        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction), "the last part of the text, for validation");
+        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction, short_text(val_fraction)), "the last part of the text, for validation");
     return d;
   }
   po::options_description files(const char* output_help) {
@@ -55,9 +55,9 @@ struct TextgenCli {
     d.add_options()
         ("prime", po::value(&prime)->default_value(prime), "text to start from (unknown symbols: a warning, then the unknown symbol)")
         ("length", po::value(&length)->default_value(length), "symbols to generate")
-        ("temperature", po::value(&temperature)->default_value(temperature), "0: greedy")
+        ("temperature", po::value(&temperature)->default_value(temperature, short_text(temperature)), "0: greedy")
         ("top-k", po::value(&top_k)->default_value(top_k), "sample among the k most likely (0: all)")
-        ("top-p", po::value(&top_p)->default_value(top_p), "sample among the most likely reaching probability p");
+        ("top-p", po::value(&top_p)->default_value(top_p, short_text(top_p)), "sample among the most likely reaching probability p");
     return d;
   }
   std::vector<Command> commands() {

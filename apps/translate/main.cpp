@@ -69,7 +69,7 @@ struct TranslateCli {
     if (training)
       d.add_options()
           ("valid", po::value(&valid), "validation TSV (default: part of --data; built-in task: held-out targets)")
-          ("valid-fraction", po::value(&valid_fraction)->default_value(valid_fraction), "without --valid: the share of --data held out (at most 2000 pairs)")
+          ("valid-fraction", po::value(&valid_fraction)->default_value(valid_fraction, short_text(valid_fraction)), "without --valid: the share of --data held out (at most 2000 pairs)")
           ("units", po::value(&units)->default_value(units), "char | word | auto (word for sentences of several words, else char)")
           ("min-count", po::value(&min_count)->default_value(min_count), "tokens seen fewer times become <unk>")
           ("max-vocab", po::value(&max_vocab)->default_value(max_vocab), "ids per vocabulary at most (0: no limit)")
@@ -85,8 +85,8 @@ struct TranslateCli {
         ("input-feed", po::value(&input_feed)->default_value(false)->implicit_value(true), "Luong input feeding")
         ("no-bridge", po::value(&no_bridge)->default_value(false)->implicit_value(true), "pass the encoder's state on unchanged (unidirectional encoders)")
         ("tie-embeddings", po::value(&tie_embeddings)->default_value(false)->implicit_value(true), "output layer shares the target embedding (embedding-size = hidden-size)")
-        ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing), "label smoothing of the training loss")
-        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing), "probability of reading the true previous token")
+        ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing, short_text(label_smoothing)), "label smoothing of the training loss")
+        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "probability of reading the true previous token")
         ("decode-sentences", po::value(&decode_sentences)->default_value(decode_sentences), "validation pairs decoded (BLEU, exact match) at each evaluation");
     return d;
   }
@@ -95,8 +95,8 @@ struct TranslateCli {
     d.add_options()
         ("beam", po::value(&beam)->default_value(beam), "beam width (1: greedy)")
         ("n-best", po::value(&n_best)->default_value(n_best), "translations per sentence (translate)")
-        ("length-penalty", po::value(&length_penalty)->default_value(length_penalty), "GNMT length penalty alpha")
-        ("max-length-ratio", po::value(&max_length_ratio)->default_value(max_length_ratio), "at most ratio * source tokens + offset")
+        ("length-penalty", po::value(&length_penalty)->default_value(length_penalty, short_text(length_penalty)), "GNMT length penalty alpha")
+        ("max-length-ratio", po::value(&max_length_ratio)->default_value(max_length_ratio, short_text(max_length_ratio)), "at most ratio * source tokens + offset")
         ("max-length-offset", po::value(&max_length_offset)->default_value(max_length_offset), "see --max-length-ratio");
     return d;
   }
