@@ -12,7 +12,6 @@
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
-#include <seqtorch/util/json.h>
 #include <seqtorch/util/stop_signal.h>
 
 #include <torch/torch.h>
@@ -21,9 +20,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <random>
-#include <set>
-#include <sstream>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -154,33 +150,13 @@ struct TranslateCli {
   }
 };
 
-// word for real sentences (several words each, words that repeat), char for codes and numbers.
 st::data::Units choose_units(const std::string& name, const std::vector<st::data::SentencePair>& pairs) {
-  if (name != "auto") {
-    try {
-      return st::data::parse_units(name);
-    } catch (const c10::Error&) {
-      throw UsageError("--units: expected char, word or auto, got '" + name + "'");
-    }
+  if (name == "auto") return st::translate::auto_units(pairs);
+  try {
+    return st::data::parse_units(name);
+  } catch (const c10::Error&) {
+    throw UsageError("--units: expected char, word or auto, got '" + name + "'");
   }
-  int64_t words = 0;
-  std::set<std::string> types;
-  for (const auto& p : pairs)
-    for (const auto& w : st::data::tokenize(p.target, st::data::Units::word)) {
-      ++words;
-      types.insert(w);
-    }
-  const double per_sentence = static_cast<double>(words) / pairs.size();
-  const double type_ratio = static_cast<double>(types.size()) / std::max<int64_t>(1, words);
-  return per_sentence >= 3 && type_ratio <= 0.3 ? st::data::Units::word : st::data::Units::character;
-}
-
-std::vector<st::translate::EncodedPair> encode_pairs(const st::translate::TranslationModel& model,
-                                                     const std::vector<st::data::SentencePair>& pairs) {
-  std::vector<st::translate::EncodedPair> out;
-  out.reserve(pairs.size());
-  for (const auto& p : pairs) out.push_back({model->encode_source(p.source), model->encode_target(p.target)});
-  return out;
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -201,31 +177,10 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
-std::string json_list(const std::vector<std::string>& items) {
-  std::string s = "[";
-  for (size_t i = 0; i < items.size(); ++i) s += (i ? "," : "") + st::util::json_quote(items[i]);
-  return s + "]";
-}
-
 // Writes the attention of up to 8 translations as JSON and draws it with plot_attention.py.
 void draw_attention(const std::vector<st::translate::Translation>& ts, const std::string& png) {
-  std::ostringstream json;
-  json << "[";
-  for (size_t i = 0; i < ts.size() && i < 8; ++i) {
-    const auto& t = ts[i];
-    json << (i ? "," : "") << "{\"source\":" << json_list(t.source_tokens) << ",\"target\":" << json_list(t.target_tokens)
-         << ",\"weights\":[";
-    const auto w = t.attention.to(torch::kDouble).contiguous();
-    for (int64_t r = 0; r < w.size(0); ++r) {
-      json << (r ? "," : "") << "[";
-      for (int64_t s = 0; s < w.size(1); ++s) json << (s ? "," : "") << w[r][s].item<double>();
-      json << "]";
-    }
-    json << "]}";
-  }
-  json << "]";
   const std::string data_path = png + ".json";
-  st::util::write_file_atomically(data_path, json.str());
+  st::util::write_file_atomically(data_path, st::translate::attention_json(ts, 8));
   std::string script = installed_data_path("scripts/plot_attention.py");
   if (script.empty() || !st::util::path_exists(script)) script = SEQTORCH_SCRIPTS_DIR "/plot_attention.py";
   const char* python = std::getenv("SEQTORCH_PYTHON");
@@ -267,13 +222,7 @@ int run(int argc, char** argv) {
       valid_pairs = st::data::generate_toy_task(f.task, std::min<int64_t>(1000, std::max<int64_t>(50, f.examples / 20)),
                                                 f.c.seed + 7919, st::data::ToySplit::test);
     } else {
-      if (f.valid_fraction <= 0 || f.valid_fraction >= 1) throw UsageError("--valid-fraction: expected in (0, 1)");
-      if (train_pairs.size() < 2) throw std::runtime_error(f.data + ": at least 2 sentence pairs are needed (one to validate on)");
-      std::mt19937_64 rng(f.c.seed);
-      std::shuffle(train_pairs.begin(), train_pairs.end(), rng);
-      const size_t n = std::max<size_t>(1, std::min<size_t>(2000, static_cast<size_t>(train_pairs.size() * f.valid_fraction)));
-      valid_pairs.assign(train_pairs.end() - n, train_pairs.end());
-      train_pairs.resize(train_pairs.size() - n);
+      std::tie(train_pairs, valid_pairs) = st::data::hold_out(std::move(train_pairs), f.valid_fraction, 2000, f.c.seed);
     }
     const auto units = choose_units(f.units, train_pairs);
     std::vector<std::vector<std::string>> src_tokens, tgt_tokens;
@@ -295,15 +244,11 @@ int run(int argc, char** argv) {
     }
     st::translate::TranslationModel model(spec, st::data::TokenVocabulary::build(src_tokens, f.min_count, f.max_vocab),
                                           st::data::TokenVocabulary::build(tgt_tokens, f.min_count, f.max_vocab));
-    auto train_encoded = encode_pairs(model, train_pairs);
+    auto train_encoded = st::translate::encode_pairs(model, train_pairs);
     if (f.max_length > 0) {
-      std::vector<st::translate::EncodedPair> kept;
-      for (auto& p : train_encoded)
-        if (static_cast<int64_t>(p.source.size()) <= f.max_length + 1 && static_cast<int64_t>(p.target.size()) <= f.max_length)
-          kept.push_back(std::move(p));
-      if (!f.c.quiet) std::cerr << kProgram << ": " << train_encoded.size() - kept.size() << " training pairs longer than " << f.max_length << " tokens skipped\n";
-      if (kept.empty()) throw std::runtime_error("--max-length " + std::to_string(f.max_length) + " leaves no training pair");
-      train_encoded = std::move(kept);
+      const size_t dropped = st::translate::drop_longer(train_encoded, f.max_length);
+      if (!f.c.quiet) std::cerr << kProgram << ": " << dropped << " training pairs longer than " << f.max_length << " tokens skipped\n";
+      if (train_encoded.empty()) throw std::runtime_error("--max-length " + std::to_string(f.max_length) + " leaves no training pair");
     }
     model->to(device);
     st::translate::TaskOptions to;
@@ -312,7 +257,7 @@ int run(int argc, char** argv) {
     to.label_smoothing = f.label_smoothing;
     to.decode_sentences = f.decode_sentences;
     to.seed = f.c.seed;
-    st::translate::TranslationTask task(model, std::move(train_encoded), encode_pairs(model, valid_pairs), valid_pairs, to, device);
+    st::translate::TranslationTask task(model, std::move(train_encoded), st::translate::encode_pairs(model, valid_pairs), valid_pairs, to, device);
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
     st::util::create_directories(out);

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 
 namespace seqtorch::data {
@@ -97,6 +98,18 @@ std::vector<SentencePair> read_parallel_tsv(const std::string& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   return parse_parallel_tsv(buf.str(), path);
+}
+
+std::pair<std::vector<SentencePair>, std::vector<SentencePair>> hold_out(
+    std::vector<SentencePair> pairs, double fraction, size_t max_held_out, uint64_t seed) {
+  TORCH_CHECK(fraction > 0 && fraction < 1, "validation fraction: expected in (0, 1), got ", fraction);
+  TORCH_CHECK(pairs.size() >= 2, "at least 2 sentence pairs are needed (one to validate on), got ", pairs.size());
+  std::mt19937_64 rng(seed);
+  std::shuffle(pairs.begin(), pairs.end(), rng);
+  const size_t n = std::max<size_t>(1, std::min<size_t>(max_held_out, static_cast<size_t>(pairs.size() * fraction)));
+  std::vector<SentencePair> held(pairs.end() - n, pairs.end());
+  pairs.resize(pairs.size() - n);
+  return {std::move(pairs), std::move(held)};
 }
 
 void write_parallel_tsv(const std::string& path, const std::vector<SentencePair>& pairs) {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace seqtorch::translate {
@@ -100,6 +101,19 @@ std::vector<int64_t> TranslationModelImpl::encode_target(const std::string& sent
 
 std::string TranslationModelImpl::decode_target(const std::vector<int64_t>& ids) const {
   return data::detokenize(target_vocab.decode(ids), spec.units);
+}
+
+data::Units auto_units(const std::vector<data::SentencePair>& pairs) {
+  int64_t words = 0;
+  std::set<std::string> types;
+  for (const auto& p : pairs)
+    for (const auto& w : data::tokenize(p.target, data::Units::word)) {
+      ++words;
+      types.insert(w);
+    }
+  const double per_sentence = static_cast<double>(words) / std::max<size_t>(1, pairs.size());
+  const double type_ratio = static_cast<double>(types.size()) / std::max<int64_t>(1, words);
+  return per_sentence >= 3 && type_ratio <= 0.3 ? data::Units::word : data::Units::character;
 }
 
 TranslationModel model_of_checkpoint(const std::string& path) {

@@ -9,6 +9,24 @@
 
 namespace seqtorch::translate {
 
+std::vector<EncodedPair> encode_pairs(const TranslationModel& model, const std::vector<data::SentencePair>& pairs) {
+  std::vector<EncodedPair> out;
+  out.reserve(pairs.size());
+  for (const auto& p : pairs) out.push_back({model->encode_source(p.source), model->encode_target(p.target)});
+  return out;
+}
+
+size_t drop_longer(std::vector<EncodedPair>& pairs, int64_t max_tokens) {
+  TORCH_CHECK(max_tokens >= 1, "max-length: expected >= 1, got ", max_tokens);
+  const size_t before = pairs.size();
+  pairs.erase(std::remove_if(pairs.begin(), pairs.end(), [&](const EncodedPair& p) {
+                // the source carries </s> as well
+                return static_cast<int64_t>(p.source.size()) > max_tokens + 1 ||
+                       static_cast<int64_t>(p.target.size()) > max_tokens;
+              }), pairs.end());
+  return before - pairs.size();
+}
+
 Batch make_batch(const std::vector<EncodedPair>& pairs, const std::vector<int64_t>& indices,
                  torch::Device device) {
   TORCH_CHECK(!indices.empty(), "make_batch: no pairs");
@@ -99,8 +117,10 @@ train::StepLoss TranslationTask::train_loss(int64_t epoch, int64_t index) {
 
 std::map<std::string, double> TranslationTask::evaluate() {
   torch::NoGradGuard no_grad;
-  double nll = 0;
-  int64_t tokens = 0, correct = 0;
+  // Sums stay on the model's device; the host reads them once at the end.
+  torch::Tensor nll_sum = torch::zeros({}, torch::TensorOptions(torch::kDouble).device(device_));
+  torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions(torch::kLong).device(device_));
+  int64_t tokens = 0;
   std::vector<int64_t> all(valid_.size());
   std::iota(all.begin(), all.end(), 0);
   std::stable_sort(all.begin(), all.end(), [&](int64_t a, int64_t b) { return valid_[a].source.size() < valid_[b].source.size(); });
@@ -112,11 +132,13 @@ std::map<std::string, double> TranslationTask::evaluate() {
     const auto rows = all.ne(data::TokenVocabulary::pad).nonzero().squeeze(1);
     const auto target = all.index_select(0, rows);
     auto logits = model_->seq2seq->logits(features.reshape({-1, features.size(2)}).index_select(0, rows));
-    nll += torch::nn::functional::cross_entropy(logits, target,
-               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-    correct += logits.argmax(-1).eq(target).sum().item<int64_t>();
+    nll_sum += torch::nn::functional::cross_entropy(logits, target,
+                   torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).to(torch::kDouble);
+    correct_sum += logits.argmax(-1).eq(target).sum();
     tokens += b.target_tokens;
   }
+  const double nll = nll_sum.cpu().item<double>();
+  const int64_t correct = correct_sum.cpu().item<int64_t>();
   std::map<std::string, double> m{{"loss", nll / tokens}, {"perplexity", std::exp(nll / tokens)},
                                   {"token_accuracy", static_cast<double>(correct) / tokens}};
   if (options_.decode_sentences > 0) {

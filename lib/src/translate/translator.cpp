@@ -1,11 +1,13 @@
 #include <seqtorch/translate/translator.h>
 #include <seqtorch/metrics/translation.h>
+#include <seqtorch/util/json.h>
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <sstream>
 
 namespace seqtorch::translate {
 
@@ -100,11 +102,38 @@ std::vector<Translation> translate(TranslationModel& model, const std::vector<st
       const auto& best = found[b].at(0);
       for (int64_t id : ids[idx[b]]) tr.source_tokens.push_back(model->source_vocab.token(id));
       for (int64_t id : best.tokens) tr.target_tokens.push_back(model->target_vocab.token(id));
-      if (best.attention.defined()) tr.attention = best.attention.narrow(1, 0, lengths[b].item<int64_t>());
+      if (best.attention.defined())
+        tr.attention = best.attention.narrow(1, 0, static_cast<int64_t>(ids[idx[b]].size()));
     }
   }
   if (was_training) model->train();
   return out;
+}
+
+std::string attention_json(const std::vector<Translation>& translations, size_t count) {
+  auto list = [](const std::vector<std::string>& items) {
+    std::string s = "[";
+    for (size_t i = 0; i < items.size(); ++i) s += (i ? "," : "") + util::json_quote(items[i]);
+    return s + "]";
+  };
+  std::ostringstream json;
+  json << "[";
+  for (size_t i = 0; i < translations.size() && i < count; ++i) {
+    const auto& t = translations[i];
+    TORCH_CHECK(t.attention.defined(), "attention_json: translation ", i, " kept no attention");
+    json << (i ? "," : "") << "{\"source\":" << list(t.source_tokens) << ",\"target\":" << list(t.target_tokens)
+         << ",\"weights\":[";
+    const auto w = t.attention.to(torch::kCPU, torch::kDouble).contiguous();
+    const auto a = w.accessor<double, 2>();
+    for (int64_t r = 0; r < w.size(0); ++r) {
+      json << (r ? "," : "") << "[";
+      for (int64_t s = 0; s < w.size(1); ++s) json << (s ? "," : "") << a[r][s];
+      json << "]";
+    }
+    json << "]}";
+  }
+  json << "]";
+  return json.str();
 }
 
 std::map<std::string, double> score_translations(const std::vector<std::string>& hypotheses,

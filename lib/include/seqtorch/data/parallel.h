@@ -21,6 +21,11 @@ struct SentencePair {
 std::vector<SentencePair> parse_parallel_tsv(const std::string& text, const std::string& origin);
 /// Reads and parses a TSV file (an unreadable file: "PATH: cannot be read").
 std::vector<SentencePair> read_parallel_tsv(const std::string& path);
+/// Splits `pairs` (shuffled with `seed`) into training and held-out pairs: the held-out part is
+/// `fraction` of them, at least 1 and at most `max_held_out`. Throws for fewer than 2 pairs or a
+/// fraction outside (0, 1).
+std::pair<std::vector<SentencePair>, std::vector<SentencePair>> hold_out(
+    std::vector<SentencePair> pairs, double fraction, size_t max_held_out, uint64_t seed);
 /// `source<TAB>target` lines, written atomically.
 void write_parallel_tsv(const std::string& path, const std::vector<SentencePair>& pairs);
 

@@ -43,6 +43,11 @@ class TranslationModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TranslationModel);
 
+/// The units `--units auto` picks for training pairs: words for real sentences (3 or more words a
+/// target on average, at most 30% of them distinct), characters otherwise (codes, numbers, the
+/// toy tasks).
+data::Units auto_units(const std::vector<data::SentencePair>& pairs);
+
 /// The model a seqtorch-translate checkpoint holds (on the CPU, weights not yet loaded: call
 /// train::load_checkpoint next). Throws naming the file when it holds no translation model.
 TranslationModel model_of_checkpoint(const std::string& path);

@@ -17,6 +17,11 @@ struct EncodedPair {
   std::vector<int64_t> target;  // tokens, no <s> or </s>
 };
 
+/// The pairs as the model's ids.
+std::vector<EncodedPair> encode_pairs(const TranslationModel& model, const std::vector<data::SentencePair>& pairs);
+/// Removes the pairs with more than `max_tokens` tokens on either side; returns how many.
+size_t drop_longer(std::vector<EncodedPair>& pairs, int64_t max_tokens);
+
 struct TaskOptions {
   /// Sentence pairs per batch.
   int64_t batch_size = 64;

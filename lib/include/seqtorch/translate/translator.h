@@ -58,6 +58,10 @@ class Seq2SeqStepModel : public decode::StepModel {
 std::vector<Translation> translate(TranslationModel& model, const std::vector<std::string>& sentences,
                                    const TranslateOptions& options, torch::Device device);
 
+/// The attention of the first `count` translations (kept with keep_attention) as the JSON list
+/// scripts/plot_attention.py reads: [{"source": [...], "target": [...], "weights": [[...]]}].
+std::string attention_json(const std::vector<Translation>& translations, size_t count);
+
 /// Corpus metrics of translations against references: "bleu", "chrf", "exact_match" (fraction of
 /// sentences equal to the reference), "sentences".
 std::map<std::string, double> score_translations(const std::vector<std::string>& hypotheses,
