@@ -67,6 +67,7 @@ torch::jit::Module script_translation_model(translate::TranslationModel& model,
   jm.register_attribute("hidden_size", c10::IntType::get(), o.hidden_size());
   jm.register_attribute("length_penalty", c10::FloatType::get(), defaults.length_penalty);
   define_utf8_decoder(jm);
+  define_beam_search(jm);
   jm.register_attribute("max_length_ratio", c10::FloatType::get(), defaults.max_length_ratio);
   jm.register_attribute("max_length_offset", c10::IntType::get(), defaults.max_length_offset);
   jm.define(R"(
@@ -121,11 +122,6 @@ def encode_source(self, text: str) -> List[int]:
     ids.append(3)
     return ids
 
-def penalty(self, length: int) -> float:
-    if self.length_penalty == 0.0:
-        return 1.0
-    return ((5.0 + float(length)) / 6.0) ** self.length_penalty
-
 def translate(self, text: str, beam: int) -> str:
     assert beam >= 1, "beam: expected >= 1"
     ids = self.encode_source(text)
@@ -146,99 +142,7 @@ def translate(self, text: str, beam: int) -> str:
     h = out[1]
     c = out[2]
     feed = out[3]
-    if beam == 1:
-        tokens: List[int] = []
-        for length in range(max_len):
-            nxt = int(torch.argmax(lp[0]))
-            tokens.append(nxt)
-            if nxt == 3 or length + 1 >= max_len:
-                break
-            out = self.decode_step(torch.tensor([nxt]), h, c, feed, values, keys, mask)
-            lp = out[0]
-            h = out[1]
-            c = out[2]
-            feed = out[3]
-        return self.detokenize(tokens)
-    K = beam
-    V = lp.size(1)
-    rows = torch.zeros([K]).long()
-    h = h.index_select(1, rows)
-    c = c.index_select(1, rows)
-    feed = feed.index_select(0, rows)
-    values = values.index_select(0, rows)
-    keys = keys.index_select(0, rows)
-    mask = mask.index_select(0, rows)
-    lp = lp.index_select(0, rows)
-    neg_inf = float("-inf")
-    cum: List[float] = [0.0]
-    for k in range(1, K):
-        cum.append(neg_inf)
-    history: List[List[int]] = []
-    for k in range(K):
-        empty: List[int] = []
-        history.append(empty)
-    best: List[int] = []
-    best_score = neg_inf
-    ended = 0
-    for length in range(1, max_len + 1):
-        base = lp.new_zeros([K]).double()
-        for k in range(K):
-            base[k] = cum[k]
-        total = (base.unsqueeze(1) + lp.double()).view(-1)
-        C = 2 * K
-        if C > K * V:
-            C = K * V
-        top = total.topk(C)
-        parents: List[int] = []
-        tokens: List[int] = []
-        next_cum: List[float] = []
-        for j in range(C):
-            v = float(top[0][j])
-            if v == neg_inf:
-                break
-            flat = int(top[1][j])
-            row = flat // V
-            tok = flat % V
-            if tok == 3:
-                if j < K:
-                    ended += 1
-                    score = v / self.penalty(length)
-                    if score > best_score:
-                        best_score = score
-                        best = history[row] + [tok]
-            elif len(parents) < K:
-                parents.append(row)
-                tokens.append(tok)
-                next_cum.append(v)
-        picked = len(parents)
-        if length >= max_len:
-            for k in range(picked):
-                score = next_cum[k] / self.penalty(length)
-                if score > best_score:
-                    best_score = score
-                    best = history[parents[k]] + [tokens[k]]
-            break
-        if picked == 0:
-            break
-        if ended >= 1 and next_cum[0] / self.penalty(length) <= best_score:
-            break
-        while len(parents) < K:
-            parents.append(0)
-            tokens.append(0)
-            next_cum.append(neg_inf)
-        new_history: List[List[int]] = []
-        for k in range(K):
-            new_history.append(history[parents[k]] + [tokens[k]])
-        history = new_history
-        cum = next_cum
-        index = torch.tensor(parents)
-        out = self.decode_step(torch.tensor(tokens), h.index_select(1, index),
-                               c.index_select(1, index), feed.index_select(0, index), values, keys, mask)
-        lp = out[0]
-        h = out[1]
-        c = out[2]
-        feed = out[3]
-    return self.detokenize(best)
+    return self.detokenize(self.search(lp, h, c, feed, values, keys, mask, beam, max_len))
 )");
   return jm;
 }

@@ -1,5 +1,7 @@
 #include <seqtorch/translate/model.h>
 
+#include <seqtorch/util/spec_text.h>
+
 #include <torch/torch.h>
 
 #include <map>
@@ -7,26 +9,6 @@
 #include <sstream>
 
 namespace seqtorch::translate {
-namespace {
-
-std::string text_of(const torch::Tensor& bytes) {
-  const auto cpu = bytes.to(torch::kCPU).contiguous();
-  return std::string(reinterpret_cast<const char*>(cpu.data_ptr<uint8_t>()), cpu.numel());
-}
-
-torch::Tensor bytes_of(const std::string& text) {
-  auto t = torch::empty({static_cast<int64_t>(text.size())}, torch::kByte);
-  std::copy(text.begin(), text.end(), reinterpret_cast<char*>(t.data_ptr<uint8_t>()));
-  return t;
-}
-
-bool parse_bool(const std::string& v, const std::string& key) {
-  if (v == "1" || v == "true") return true;
-  if (v == "0" || v == "false") return false;
-  TORCH_CHECK(false, "model description: ", key, ": expected true or false, got '", v, "'");
-}
-
-}  // namespace
 
 std::string ModelSpec::serialize() const {
   const auto& o = seq2seq;
@@ -48,33 +30,20 @@ std::string ModelSpec::serialize() const {
 }
 
 ModelSpec ModelSpec::parse(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const size_t eq = line.find(" = ");
-    TORCH_CHECK(eq != std::string::npos, "model description: cannot read line '", line, "'");
-    kv[line.substr(0, eq)] = line.substr(eq + 3);
-  }
-  auto get = [&](const std::string& key) {
-    auto it = kv.find(key);
-    TORCH_CHECK(it != kv.end(), "model description: missing '", key, "'");
-    return it->second;
-  };
+  const util::KeyValues kv(text, "model description");
   ModelSpec s;
-  s.units = data::parse_units(get("units"));
-  s.seq2seq.embedding_size(std::stoll(get("embedding_size")))
-      .cell(nn::parse_cell_kind(get("cell")))
-      .hidden_size(std::stoll(get("hidden_size")))
-      .num_layers(std::stoll(get("num_layers")))
-      .bidirectional(parse_bool(get("bidirectional"), "bidirectional"))
-      .dropout(std::stod(get("dropout")))
-      .attention(nn::parse_attention(get("attention")))
-      .style(nn::parse_decoder_style(get("style")))
-      .input_feed(parse_bool(get("input_feed"), "input_feed"))
-      .bridge(parse_bool(get("bridge"), "bridge"))
-      .tie_embeddings(parse_bool(get("tie_embeddings"), "tie_embeddings"));
+  s.units = data::parse_units(kv.get("units"));
+  s.seq2seq.embedding_size(kv.get_int("embedding_size"))
+      .cell(nn::parse_cell_kind(kv.get("cell")))
+      .hidden_size(kv.get_int("hidden_size"))
+      .num_layers(kv.get_int("num_layers"))
+      .bidirectional(kv.get_bool("bidirectional"))
+      .dropout(kv.get_double("dropout"))
+      .attention(nn::parse_attention(kv.get("attention")))
+      .style(nn::parse_decoder_style(kv.get("style")))
+      .input_feed(kv.get_bool("input_feed"))
+      .bridge(kv.get_bool("bridge"))
+      .tie_embeddings(kv.get_bool("tie_embeddings"));
   return s;
 }
 
@@ -84,7 +53,7 @@ TranslationModelImpl::TranslationModelImpl(const ModelSpec& s, data::TokenVocabu
   spec.seq2seq.source_vocab_size(source_vocab.size()).target_vocab_size(target_vocab.size())
       .pad(data::TokenVocabulary::pad);
   seq2seq = register_module("seq2seq", nn::Seq2Seq(spec.seq2seq));
-  spec_text = register_buffer("spec_text", bytes_of(spec.serialize()));
+  spec_text = register_buffer("spec_text", util::bytes_tensor(spec.serialize()));
   source_tokens = register_buffer("source_tokens", source_vocab.to_tensor());
   target_tokens = register_buffer("target_tokens", target_vocab.to_tensor());
 }
@@ -127,7 +96,7 @@ TranslationModel model_of_checkpoint(const std::string& path) {
   TORCH_CHECK(archive.try_read("model", model) && model.try_read("spec_text", spec, true) &&
                   model.try_read("source_tokens", source, true) && model.try_read("target_tokens", target, true),
               "checkpoint ", path, ": holds no translation model (not a seqtorch-translate checkpoint?)");
-  return TranslationModel(ModelSpec::parse(text_of(spec)), data::TokenVocabulary::from_tensor(source),
+  return TranslationModel(ModelSpec::parse(util::tensor_bytes(spec)), data::TokenVocabulary::from_tensor(source),
                           data::TokenVocabulary::from_tensor(target));
 }
 

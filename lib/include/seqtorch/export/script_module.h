@@ -37,6 +37,15 @@ void add_traced_method(torch::jit::Module& target, const std::string& name,
 /// exports that read text (textgen, translate) group the bytes back here, in one place.
 void define_utf8_decoder(torch::jit::Module& target);
 
+/// Adds seqtorch's decoding of one input in TorchScript, as decode::search runs it (greedy at beam
+/// 1, else beam search with the GNMT length penalty; </s> = 3 ends a hypothesis):
+///   search(lp, h, c, feed, values, keys, mask, beam: int, max_len: int) -> List[int]
+/// from the log-probabilities lp [1, V] of the first token and the state after reading <s>. It
+/// calls the target's `decode_step(tokens [N], h, c, feed, values, keys, mask) -> (log_probs
+/// [N, V], h, c, feed, attention)` with rows on dim 1 of h and c and dim 0 of the rest, and reads
+/// its `length_penalty` attribute (float). The translate and caption exports share it.
+void define_beam_search(torch::jit::Module& target);
+
 /// Writes `module` to `path` atomically.
 void save_module(const torch::jit::Module& module, const std::string& path);
 
