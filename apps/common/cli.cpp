@@ -156,7 +156,9 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
   all.add_options()("help,h", "this help");
   const auto names = option_names(all);
   try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(all).run(), parsed.values);
+    po::positional_options_description positional;
+    if (!command->positional.empty()) positional.add(command->positional.c_str(), -1);
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(positional).run(), parsed.values);
   } catch (const po::unknown_option& e) {
     const std::string opt = e.get_option_name();
     throw UsageError("unknown option " + opt + " for '" + program + " " + name + "'" +

@@ -79,6 +79,8 @@ struct Command {
   std::string name;
   std::string summary;
   po::options_description options;
+  /// The option that collects positional arguments (e.g. describe's images); empty: none.
+  std::string positional = {};
 };
 
 /// What parse_command_line found.
