@@ -5,7 +5,9 @@
 #     baselines), predict the next day, export to TorchScript and check the export from Python;
 #  3. seqtorch-textgen on the King James Bible for 60 seconds: train, sample, export, check;
 #  4. seqtorch-translate on the built-in dates task for 150 seconds: train, evaluate on held-out
-#     dates (greedy and beam 5), translate with an attention plot, export, check from Python.
+#     dates (greedy and beam 5), translate with an attention plot, export, check from Python;
+#  5. seqtorch-caption on 2000 built-in scenes for 150 seconds: write the data, train, evaluate
+#     on the held-out scenes (greedy and beam 3), describe with attention pictures, export, check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -56,3 +58,21 @@ echo "== seqtorch-translate export, checked from Python"
 "$bin/seqtorch-translate" export --out "$xrun" --output "$xrun/translate.pt"
 "$bin/seqtorch-translate" translate --out "$xrun" --input "$xrun/examples.txt" --beam 1 > "$xrun/expected.txt"
 /usr/bin/python3 scripts/check_translate_export.py "$xrun/translate.pt" "$xrun/examples.txt" "$xrun/expected.txt"
+
+crun=${SEQTORCH_DEMO_CAPTION_RUN:-runs/demo-caption}
+echo "== seqtorch-caption data: 2000 built-in scenes in $crun/scenes"
+"$bin/seqtorch-caption" data --out "$crun/scenes" --count 2000
+echo "== seqtorch-caption train (150 s, run folder $crun)"
+"$bin/seqtorch-caption" train --images "$crun/scenes" --captions "$crun/scenes/captions_train.json" \
+  --valid-captions "$crun/scenes/captions_val.json" --time-budget 150 --eval-every 200 --out "$crun"
+for beam in 1 3; do
+  echo "== seqtorch-caption evaluate on the 200 held-out scenes, beam $beam"
+  "$bin/seqtorch-caption" evaluate --out "$crun" --images "$crun/scenes" --captions "$crun/scenes/captions_test.json" --beam "$beam"
+done
+examples=("$crun"/scenes/images/00190[1-4].png)
+echo "== seqtorch-caption describe (attention pictures in $crun/attention)"
+paste <(printf '%s\n' "${examples[@]}") <("$bin/seqtorch-caption" describe --out "$crun" "${examples[@]}" --attention "$crun/attention")
+echo "== seqtorch-caption export, checked from Python"
+"$bin/seqtorch-caption" export --out "$crun" --output "$crun/caption.pt"
+"$bin/seqtorch-caption" describe --out "$crun" --beam 1 "${examples[@]}" > "$crun/expected.txt"
+/usr/bin/python3 scripts/check_caption_export.py "$crun/caption.pt" "$crun/expected.txt" "${examples[@]}"

@@ -8,21 +8,22 @@
 #
 #   scripts/gpu_check.sh --fetch DIR
 #       On a Debian 12 machine with apt (this project's own): downloads the .deb files the build
-#       needs beyond LibTorch (fmt, Boost.ProgramOptions, GoogleTest) into DIR, with the default
+#       needs beyond LibTorch (fmt, Boost.ProgramOptions, GoogleTest, nlohmann-json, stb) into DIR, with the default
 #       corpus (build/corpus/kjv.txt, made by scripts/setup.sh). Carry DIR to the GPU machine.
 #   scripts/gpu_check.sh [--deps DIR] [--out DIR] [--build DIR] [--libtorch PREFIX] [--quick]
 #       On the GPU machine. --deps: the folder made by --fetch, unpacked into a private prefix
 #       (nothing is installed); without it the system's fmt, Boost and GoogleTest are used.
 #       --libtorch: a LibTorch prefix (default: $PYTHON's torch.utils.cmake_prefix_path).
-#       --quick: no speed comparison. PYTHON: the Python with torch (default: python3).
+#       --quick: no speed comparison. --only LIST: after the build, only these steps (comma-
+#       separated: suite, cuda, textgen, forecast, translate, caption, speed, profile). PYTHON: the Python with torch (default: python3).
 # Exit status 0 only when every step passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 py=${PYTHON:-python3}
-deps="" out="gpu-check" build="build-gpu" libtorch="" quick=0
+deps="" out="gpu-check" build="build-gpu" libtorch="" quick=0 only=""
 fetch_debs=(libfmt-dev libfmt9 libboost-program-options-dev libboost-program-options1.74-dev
-            libboost-program-options1.74.0 libboost1.74-dev libgtest-dev)
+            libboost-program-options1.74.0 libboost1.74-dev libgtest-dev nlohmann-json3-dev libstb-dev)
 while [ $# -gt 0 ]; do
   case $1 in
     --fetch)
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift ;;
     --libtorch) libtorch=$2; shift ;;
     --quick) quick=1 ;;
+    --only) only=",$2,"; shift ;;
     *) echo "gpu_check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -49,6 +51,7 @@ failed=0
 step() {
   local name=$1 limit=$2 start rc
   shift 2
+  case $name in build*) ;; *) if [ -n "$only" ] && [[ $only != *",$name,"* ]]; then return 0; fi ;; esac
   start=$(date +%s)
   timeout -k 10 "$limit" bash -c '"$@"' "$name" "$@" > "$out/$name.log" 2>&1
   rc=$?
@@ -149,10 +152,56 @@ smoke_forecast() {
   "$fc" train --resume "$run" --device cpu --epochs 10 --quiet | tail -1
   echo "forecast: a CUDA run resumed on the CPU"
 }
-export -f configure smoke_textgen smoke_forecast
+smoke_translate() {
+  set -e
+  local run=$out/run-translate tr=$bin/seqtorch-translate
+  rm -rf "$run"
+  "$tr" train --task dates --examples 20000 --device cuda --max-steps 400 --eval-every 200 --out "$run" --quiet | tail -1
+  a=$("$tr" evaluate --out "$run" --device cuda --task dates --examples 1000 --beam 5 | tail -1)
+  b=$("$tr" evaluate --out "$run" --device cpu --task dates --examples 1000 --beam 5 | tail -1)
+  echo "evaluate on cuda: $a"; echo "evaluate on cpu:  $b"
+  "$py" -c "import json,sys; a,b=json.loads(sys.argv[1]),json.loads(sys.argv[2]); d=abs(a['chrf']-b['chrf']); print('chrF cuda vs cpu: difference %.2f' % d); sys.exit(d > 1.0)" "$a" "$b"
+  "$tr" data --task dates --examples 20 --split test --seed 3 | cut -f1 > "$run/src.txt"
+  "$tr" translate --out "$run" --device cuda --input "$run/src.txt" --beam 5 | head -3
+  "$tr" export --out "$run" --output "$run/translate.pt" --quiet
+  "$tr" translate --out "$run" --device cpu --input "$run/src.txt" --beam 1 > "$run/expected.txt"
+  "$py" scripts/check_translate_export.py "$run/translate.pt" "$run/src.txt" "$run/expected.txt"
+  "$tr" train --resume "$run" --device cpu --max-steps 410 --quiet | tail -1
+  echo "translate: a CUDA run resumed on the CPU"
+}
+smoke_caption() {
+  set -e
+  local run=$out/run-caption cap=$bin/seqtorch-caption scenes=$out/scenes
+  rm -rf "$run" "$scenes"
+  "$cap" data --out "$scenes" --count 2000 --quiet
+  "$cap" train --images "$scenes" --captions "$scenes/captions_train.json" --valid-captions "$scenes/captions_val.json" \
+    --device cuda --max-steps 600 --eval-every 300 --out "$run" --quiet | tail -1
+  a=$("$cap" evaluate --out "$run" --device cuda --images "$scenes" --captions "$scenes/captions_test.json" --beam 3 | tail -1)
+  b=$("$cap" evaluate --out "$run" --device cpu --images "$scenes" --captions "$scenes/captions_test.json" --beam 3 | tail -1)
+  echo "evaluate on cuda: $a"; echo "evaluate on cpu:  $b"
+  "$py" -c "import json,sys; a,b=json.loads(sys.argv[1]),json.loads(sys.argv[2]); d=abs(a['cider']-b['cider'])/max(b['cider'],1e-9); print('CIDEr cuda vs cpu: relative difference %.1e' % d); sys.exit(d > 5e-2)" "$a" "$b"
+  "$cap" describe --out "$run" --device cuda "$scenes"/images/00000[1-4].png --attention "$run/attention"
+  "$cap" export --out "$run" --output "$run/caption.pt" --quiet
+  "$cap" describe --out "$run" --device cpu --beam 1 "$scenes"/images/00000[1-4].png > "$run/expected.txt"
+  if "$py" -c "import PIL" 2>/dev/null; then
+    "$py" scripts/check_caption_export.py "$run/caption.pt" "$run/expected.txt" "$scenes"/images/00000[1-4].png
+  else
+    echo "no Pillow here: the export check from Python is skipped"
+  fi
+  "$cap" train --resume "$run" --device cpu --max-steps 610 --quiet | tail -1
+  echo "caption: a CUDA run resumed on the CPU"
+  local ours peer
+  ours=$("$cap" train --images "$scenes" --captions "$scenes/captions_train.json" --device cuda --max-steps 200 \
+           --decode-images 0 --out "$run-speed" --quiet | tail -1)
+  peer=$("$py" scripts/bench/peer_caption.py "$scenes" "$scenes/captions_train.json" 200 4 32 64 cuda)
+  echo "training speed on the GPU: seqtorch $ours"; echo "PyTorch-Python $peer"
+}
+export -f configure smoke_textgen smoke_forecast smoke_translate smoke_caption
 export out build bin py corpus prefix_path
 step textgen 300 smoke_textgen
 step forecast 200 smoke_forecast
+step caption 400 smoke_caption
+step translate 300 smoke_translate
 
 # --- speed against PyTorch-Python ----------------------------------------------------------
 if [ "$quick" = 0 ] && [ -n "$corpus" ]; then
