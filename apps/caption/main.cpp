@@ -185,40 +185,6 @@ std::vector<std::vector<std::string>> references_of(const st::data::CaptionDatas
   return refs;
 }
 
-// Built-in scenes, for each generated shape word naming the one object of that shape in the
-// image: the mean share of the word's attention inside the object's box and the share uniform
-// attention would give it (the box's area share); how often the word's most attended grid cell
-// overlaps the box and how often a random cell would.
-std::map<std::string, double> attention_on_objects(const st::data::CaptionDataset& data,
-                                                   const std::vector<st::caption::Description>& ds, int64_t size) {
-  double on = 0, area = 0, peak = 0, peak_chance = 0;
-  int64_t words = 0;
-  for (size_t i = 0; i < ds.size(); ++i) {
-    if (!ds[i].attention.defined()) continue;
-    for (size_t w = 0; w < ds[i].words.size() && w < static_cast<size_t>(ds[i].attention.size(0)); ++w) {
-      const st::data::SceneObject* match = nullptr;
-      int matches = 0;
-      for (const auto& o : data.images[i].objects)
-        if (o.shape == ds[i].words[w]) {
-          match = &o;
-          ++matches;
-        }
-      if (matches != 1) continue;
-      const auto weights = ds[i].attention[static_cast<int64_t>(w)];
-      on += st::caption::attention_in_box(weights, size, match->x, match->y, match->width, match->height);
-      peak += st::caption::attention_peak_in_box(weights, size, match->x, match->y, match->width, match->height);
-      area += static_cast<double>(match->width * match->height) / static_cast<double>(size * size);
-      const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(weights.numel()))));
-      peak_chance += st::caption::cells_overlapping_box(grid, size, match->x, match->y, match->width, match->height);
-      ++words;
-    }
-  }
-  if (words == 0) return {};
-  return {{"attention_on_object", on / words}, {"attention_peak_on_object", peak / words},
-          {"object_area_share", area / words}, {"object_cell_share", peak_chance / words},
-          {"shape_words", static_cast<double>(words)}};
-}
-
 int run(int argc, char** argv) {
   CaptionCli f;
   auto commands = f.commands();
@@ -397,7 +363,7 @@ int run(int argc, char** argv) {
     const auto ds = st::caption::describe(model, cache, o, device);
     const double seconds = seconds_since(t0);
     auto metrics = st::caption::score_descriptions(ds, references_of(data));
-    for (const auto& [k, v] : attention_on_objects(data, ds, f.image_size)) metrics[k] = v;
+    for (const auto& [k, v] : st::caption::attention_on_objects(data, ds, f.image_size)) metrics[k] = v;
     metrics["beam"] = static_cast<double>(f.beam);
     metrics["describe_seconds"] = seconds;
     metrics["images_per_s"] = static_cast<double>(ds.size()) / std::max(seconds, 1e-9);

@@ -10,9 +10,9 @@ python=${SEQTORCH_PYTHON:-/usr/bin/python3}
 
 small=(--quiet --image-size 32 --channels 16 --stages 2 --hidden-size 24 --embedding-size 16 --batch-size 16
        --decode-images 8 --min-count 1)
-"$bin" data --out "$tmp/scenes" --count 60 --image-size 32 --quiet
+"$bin" data --out "$tmp/scenes" --count 200 --image-size 32 --quiet
 d="$tmp/scenes"
-if [ "$(ls "$d/images" | wc -l)" = 60 ] && [ -s "$d/captions_train.json" ] && [ -s "$d/captions_test.json" ]; then
+if [ "$(ls "$d/images" | wc -l)" = 200 ] && [ -s "$d/captions_train.json" ] && [ -s "$d/captions_test.json" ]; then
   passed=$((passed + 1)); else echo "FAIL: data"; failures=$((failures + 1)); fi
 
 # Bad input: each names the file, exits 1 or 2, and no run folder appears.
@@ -44,10 +44,13 @@ for r in r1 r2 r3 r4 r5 r6 r7 r8 r9 r10; do
   if [ -e "$tmp/$r" ]; then echo "FAIL: a failed train left $tmp/$r behind"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
 done
 
-# A good run of both decoders, briefly.
+# A good run of both decoders, briefly. The attend model is trained until its captions are
+# clear (a barely trained model's near-ties between words would flip with the last bit of a
+# sum, and the export check compares captions word for word).
 for decoder in attend show_tell; do
+  epochs=$([ $decoder = attend ] && echo 8 || echo 2)
   if "$bin" train --images "$d" --captions "$d/captions_train.json" --valid-captions "$d/captions_val.json" \
-       --decoder $decoder --epochs 2 --out "$tmp/run-$decoder" "${small[@]}" > "$tmp/train.json" &&
+       --decoder $decoder --epochs $epochs --out "$tmp/run-$decoder" "${small[@]}" > "$tmp/train.json" &&
      tail -1 "$tmp/train.json" | grep -q '"decoder":"'$decoder'".*"bleu1".*"bleu4".*"cider".*"images_per_s".*"loss"'; then
     passed=$((passed + 1))
   else
@@ -82,7 +85,7 @@ if "$bin" train --images "$d" --captions "$d/captions_train.json" --valid-captio
      --decoder align --epochs 2 --out "$arun" "${small[@]}" | tail -1 | grep -q '"decoder":"align".*"i2t_r1".*"rsum".*"t2i_r10"'; then
   passed=$((passed + 1)); else echo "FAIL: train --decoder align"; failures=$((failures + 1)); fi
 if "$bin" evaluate --out "$arun" --images "$d" --captions "$d/captions_test.json" | tail -1 |
-   grep -q '"captions":30.*"i2t_r1".*"i2t_r10".*"images":6.*"rsum".*"t2i_r1"'; then
+   grep -q '"captions":100.*"i2t_r1".*"i2t_r10".*"images":20.*"rsum".*"t2i_r1"'; then
   passed=$((passed + 1)); else echo "FAIL: evaluate (align)"; failures=$((failures + 1)); fi
 if [ "$("$bin" retrieve --out "$arun" --images "$d" --captions "$d/captions_test.json" --query-image "${imgs[0]}" --top 3 | grep -c $'\t')" = 3 ] &&
    [ "$("$bin" retrieve --out "$arun" --images "$d" --captions "$d/captions_test.json" --query-caption "a red circle" \

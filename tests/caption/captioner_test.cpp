@@ -228,6 +228,19 @@ TEST(Captioner, DescribeRunsTheSharedSearch) {
   EXPECT_FALSE(attention_peak_in_box(corner, 16, 4, 0, 12, 16));  // starts right of it
   EXPECT_DOUBLE_EQ(cells_overlapping_box(4, 16, 3, 3, 5, 5), 4.0 / 16);  // pixels 3..7 touch cells 0 and 1 each way
   EXPECT_DOUBLE_EQ(cells_overlapping_box(4, 16, 0, 0, 16, 16), 1.0);
+  // Over a data set: the word "circle" names the one circle, whose box is the top-left cell.
+  data::CaptionDataset scenes;
+  scenes.images.resize(1);
+  scenes.images[0].objects = {{"circle", "red", "small", 0, 0, 4, 4}, {"square", "blue", "small", 8, 8, 4, 4}};
+  Description d;
+  d.words = {"a", "circle", "and", "a", "square"};
+  d.attention = torch::full({6, 16}, 1.0 / 16);
+  d.attention[1] = corner;
+  auto where = attention_on_objects(scenes, {d}, 16);
+  EXPECT_DOUBLE_EQ(where.at("shape_words"), 2);  // circle, square
+  EXPECT_NEAR(where.at("attention_on_object"), (1.0 + 1.0 / 16) / 2, 1e-9);
+  EXPECT_NEAR(where.at("object_area_share"), 1.0 / 16, 1e-12);
+  EXPECT_NEAR(where.at("object_cell_share"), 1.0 / 16, 1e-12);
 }
 
 TEST(CaptionExport, DescribeInTorchScriptEqualsDescribe) {

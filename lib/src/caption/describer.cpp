@@ -169,4 +169,34 @@ double cells_overlapping_box(int64_t grid, int64_t image_size, int64_t x, int64_
   return static_cast<double>(n) / static_cast<double>(grid * grid);
 }
 
+std::map<std::string, double> attention_on_objects(const data::CaptionDataset& data, const std::vector<Description>& ds,
+                                                   int64_t size) {
+  double on = 0, area = 0, peak = 0, peak_chance = 0;
+  int64_t words = 0;
+  for (size_t i = 0; i < ds.size(); ++i) {
+    if (!ds[i].attention.defined()) continue;
+    for (size_t w = 0; w < ds[i].words.size() && w < static_cast<size_t>(ds[i].attention.size(0)); ++w) {
+      const data::SceneObject* match = nullptr;
+      int matches = 0;
+      for (const auto& o : data.images[i].objects)
+        if (o.shape == ds[i].words[w]) {
+          match = &o;
+          ++matches;
+        }
+      if (matches != 1) continue;
+      const auto weights = ds[i].attention[static_cast<int64_t>(w)];
+      on += attention_in_box(weights, size, match->x, match->y, match->width, match->height);
+      peak += attention_peak_in_box(weights, size, match->x, match->y, match->width, match->height);
+      area += static_cast<double>(match->width * match->height) / static_cast<double>(size * size);
+      const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(weights.numel()))));
+      peak_chance += cells_overlapping_box(grid, size, match->x, match->y, match->width, match->height);
+      ++words;
+    }
+  }
+  if (words == 0) return {};
+  return {{"attention_on_object", on / words}, {"attention_peak_on_object", peak / words},
+          {"object_area_share", area / words}, {"object_cell_share", peak_chance / words},
+          {"shape_words", static_cast<double>(words)}};
+}
+
 }  // namespace seqtorch::caption

@@ -71,6 +71,16 @@ torch::Tensor attention_picture(const torch::Tensor& image, const torch::Tensor&
 double attention_in_box(const torch::Tensor& weights, int64_t image_size, int64_t x, int64_t y, int64_t w, int64_t h);
 /// Whether the most attended grid cell of `weights` [N] overlaps that box.
 bool attention_peak_in_box(const torch::Tensor& weights, int64_t image_size, int64_t x, int64_t y, int64_t w, int64_t h);
+/// Where attention lands, for data whose images list their objects (the built-in scenes): over
+/// every generated word naming the shape of exactly one object of its image (descriptions kept
+/// with keep_attention, in the order of `data.images`), "attention_on_object" (the mean share of
+/// the word's attention inside the object's box) against "object_area_share" (what uniform
+/// attention gives), "attention_peak_on_object" (how often the most attended region overlaps
+/// the box) against "object_cell_share" (how often a random region would), and "shape_words".
+/// Empty when no word qualifies.
+std::map<std::string, double> attention_on_objects(const data::CaptionDataset& data, const std::vector<Description>& ds,
+                                                   int64_t size);
+
 /// The share of the cells of a grid x grid split of the image that overlap the box: how often a
 /// cell drawn at random would (attention_peak_in_box's chance level).
 double cells_overlapping_box(int64_t grid, int64_t image_size, int64_t x, int64_t y, int64_t w, int64_t h);
