@@ -71,9 +71,9 @@ TEST(CaptionImages, BadFilesFailNamingTheFile) {
 TEST(CaptionImages, ResizeAveragesWhenShrinkingAndKeepsConstants) {
   auto x = torch::arange(0, 16).to(torch::kUInt8).view({1, 4, 4}).expand({3, 4, 4}).contiguous();
   auto small = resize_image(x, 2);
-  // 2x2 blocks: (0+1+4+5)/4 = 2.5 -> round half to even = 2; (2+3+6+7)/4 = 4.5 -> 4.
-  EXPECT_EQ(small[0][0][0].item<int>(), 2);
-  EXPECT_EQ(small[0][0][1].item<int>(), 4);
+  // 2x2 blocks: (0+1+4+5)/4 = 2.5 -> 3 (half up); (2+3+6+7)/4 = 4.5 -> 5.
+  EXPECT_EQ(small[0][0][0].item<int>(), 3);
+  EXPECT_EQ(small[0][0][1].item<int>(), 5);
   auto constant = torch::full({3, 50, 70}, 77, torch::kUInt8);
   EXPECT_TRUE(torch::equal(resize_image(constant, 32), torch::full({3, 32, 32}, 77, torch::kUInt8)));
   EXPECT_TRUE(torch::equal(resize_image(constant, 96), torch::full({3, 96, 96}, 77, torch::kUInt8)));

@@ -61,7 +61,10 @@ torch::Tensor resize_image(const torch::Tensor& image, int64_t size) {
                  .mode(torch::kBilinear).align_corners(false));
     }
   }
-  x = torch::round(x).clamp(0, 255).to(torch::kUInt8);
+  // Half up (floor(x + 0.5)), not torch::round: the export repeats this in TorchScript, and the
+  // CPU fuser of Debian 13's PyTorch 2.6 miscompiles round in a fused chain (zeros from the
+  // second call on).
+  x = torch::floor(x + 0.5).clamp(0, 255).to(torch::kUInt8);
   return single ? x.squeeze(0) : x;
 }
 

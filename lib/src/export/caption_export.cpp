@@ -67,7 +67,7 @@ def preprocess(self, image: Tensor) -> Tensor:
             x = torch.adaptive_avg_pool2d(x, [s, s])
         else:
             x = torch.upsample_bilinear2d(x, [s, s], False, None, None)
-    return torch.round(x).clamp(0.0, 255.0)
+    return torch.floor(x + 0.5).clamp(0.0, 255.0)
 
 def words(self, ids: List[int]) -> str:
     text = ""

@@ -19,7 +19,7 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& origin);
 
 /// images uint8 [3, H, W] or [B, 3, H, W] (or float in [0, 255]) resized to size x size, as
 /// uint8: area averaging when shrinking, bilinear (align_corners false) when growing, each axis
-/// on its own; values rounded. exporting::script_caption_model repeats it in TorchScript.
+/// on its own; values rounded half up. exporting::script_caption_model repeats it in TorchScript.
 torch::Tensor resize_image(const torch::Tensor& image, int64_t size);
 
 /// Encodes uint8 [3, H, W] or [H, W, 3] (or [H, W] grey) as PNG / JPEG bytes.
