@@ -16,12 +16,11 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cmath>
 #include <functional>
 #include <iostream>
 #include <memory>
-#include <random>
 #include <sstream>
+#include <tuple>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -212,11 +211,7 @@ int run(int argc, char** argv) {
     } else {
       if (f.valid_fraction <= 0 || f.valid_fraction >= 1) throw UsageError("--valid-fraction: expected in (0, 1)");
       if (train_data.images.size() < 2) throw std::runtime_error(f.captions + ": at least 2 captioned images are needed to hold some out");
-      std::mt19937_64 rng(f.c.seed);
-      std::shuffle(train_data.images.begin(), train_data.images.end(), rng);
-      const size_t held = std::min<size_t>(500, std::max<size_t>(1, static_cast<size_t>(f.valid_fraction * train_data.images.size())));
-      valid_data.images.assign(train_data.images.end() - static_cast<std::ptrdiff_t>(held), train_data.images.end());
-      train_data.images.resize(train_data.images.size() - held);
+      std::tie(train_data, valid_data) = st::data::hold_out(std::move(train_data), f.valid_fraction, 500, f.c.seed);
     }
     if (f.min_count < 1) throw UsageError("--min-count: expected >= 1");
     if (f.max_vocab != 0 && f.max_vocab <= 4) throw UsageError("--max-vocab: expected 0 or > 4");

@@ -143,6 +143,13 @@ TEST(CaptionScenes, WrittenScenesReadBackWithObjectsAndImages) {
     auto pixels = read_image(image_path(dir.path, image));
     EXPECT_EQ(pixels.sizes(), (std::vector<int64_t>{3, 32, 32}));
   }
+  // Holding out images: disjoint, all kept, at most max_held_out, the same for the same seed.
+  auto [train, held] = hold_out(all, 0.2, 3, 9);
+  EXPECT_EQ(held.images.size(), 3u);
+  EXPECT_EQ(train.images.size(), 17u);
+  for (const auto& h : held.images)
+    for (const auto& t : train.images) EXPECT_NE(h.id, t.id);
+  EXPECT_EQ(hold_out(all, 0.2, 3, 9).second.images[0].id, held.images[0].id);
   // The same seed writes the same data.
   EXPECT_EQ(generate_scenes(20, 32, 5).images[3].captions, all.images[3].captions);
   // Reading many images on worker threads equals reading them one by one.

@@ -174,6 +174,19 @@ void write_caption_json(const std::string& path, const CaptionDataset& data) {
   util::write_file_atomically(path, root.dump(1) + "\n");
 }
 
+std::pair<CaptionDataset, CaptionDataset> hold_out(CaptionDataset data, double fraction, size_t max_held_out, uint64_t seed) {
+  TORCH_CHECK(fraction > 0 && fraction < 1, "held-out fraction: expected in (0, 1), got ", fraction);
+  TORCH_CHECK(data.images.size() >= 2, "at least 2 captioned images are needed to hold some out, got ", data.images.size());
+  std::mt19937_64 rng(seed);
+  std::shuffle(data.images.begin(), data.images.end(), rng);
+  const size_t held = std::min(std::max<size_t>(1, max_held_out),
+                               std::max<size_t>(1, static_cast<size_t>(fraction * static_cast<double>(data.images.size()))));
+  CaptionDataset valid;
+  valid.images.assign(data.images.end() - static_cast<std::ptrdiff_t>(held), data.images.end());
+  data.images.resize(data.images.size() - held);
+  return {std::move(data), std::move(valid)};
+}
+
 std::string image_path(const std::string& image_dir, const CaptionedImage& image) {
   return image_dir.empty() ? image.file : util::join_path(image_dir, image.file);
 }

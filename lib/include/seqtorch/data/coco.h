@@ -6,6 +6,7 @@
 //             as train)
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace seqtorch::data {
@@ -42,6 +43,11 @@ CaptionDataset parse_caption_json(const std::string& text, const std::string& or
 CaptionDataset read_caption_json(const std::string& path, const std::string& split = "all");
 /// Writes COCO captions JSON (built-in scenes' objects included), atomically.
 void write_caption_json(const std::string& path, const CaptionDataset& data);
+
+/// Splits `data` (its images shuffled with `seed`) into training and held-out images: the held-out
+/// part is `fraction` of them, at least 1 and at most `max_held_out`. Throws for fewer than 2
+/// images or a fraction outside (0, 1).
+std::pair<CaptionDataset, CaptionDataset> hold_out(CaptionDataset data, double fraction, size_t max_held_out, uint64_t seed);
 
 /// The path of `image` in `image_dir` (its file as is when absolute or image_dir is empty).
 std::string image_path(const std::string& image_dir, const CaptionedImage& image);
