@@ -315,35 +315,23 @@ int run(int argc, char** argv) {
     if (f.query_images.empty() && f.query_captions.empty()) throw UsageError("retrieve: give --query-image FILE or --query-caption TEXT");
     if (f.top < 1) throw UsageError("--top: expected >= 1, got " + std::to_string(f.top));
     const auto data = f.dataset(f.captions, "--captions");
-    std::vector<std::string> pool;
-    std::vector<std::vector<int64_t>> pool_ids;
-    for (const auto& image : data.images)
-      for (const auto& caption : image.captions) {
-        pool.push_back(caption);
-        pool_ids.push_back(model->encode_caption(caption));
-      }
-    std::vector<std::vector<int64_t>> query_ids;
-    for (const auto& q : f.query_captions) query_ids.push_back(model->encode_caption(q));
-    const auto query_pixels = st::caption::load_images(f.query_images, f.image_size, static_cast<int>(f.loader_threads));
-    model->to(device);
-    auto print = [&](const std::string& query, const torch::Tensor& scores, const std::function<std::string(int64_t)>& name) {
-      const auto s = scores.to(torch::kCPU, torch::kDouble);
-      const auto k = std::min<int64_t>(f.top, s.size(0));
-      const auto best = s.topk(k);
-      for (int64_t r = 0; r < k; ++r)
-        std::cout << query << '\t' << r + 1 << '\t' << std::get<0>(best)[r].item<double>() << '\t'
-                  << name(std::get<1>(best)[r].item<int64_t>()) << '\n';
+    auto print = [&](const std::string& query, const std::vector<st::caption::Ranked>& found,
+                     const std::function<std::string(int64_t)>& name) {
+      for (size_t r = 0; r < found.size(); ++r)
+        std::cout << query << '\t' << r + 1 << '\t' << found[r].score << '\t' << name(found[r].index) << '\n';
     };
     if (!f.query_images.empty()) {
-      const auto s = st::caption::all_scores(st::caption::embed(model, query_pixels, pool_ids, device));  // [Q, C]
-      for (size_t q = 0; q < f.query_images.size(); ++q)
-        print(f.query_images[q], s[static_cast<int64_t>(q)], [&](int64_t i) { return pool[static_cast<size_t>(i)]; });
+      std::vector<std::string> pool;
+      for (const auto& image : data.images) pool.insert(pool.end(), image.captions.begin(), image.captions.end());
+      const auto queries = st::caption::load_images(f.query_images, f.image_size, static_cast<int>(f.loader_threads));
+      const auto found = st::caption::rank_captions(model, queries, pool, f.top, device);
+      for (size_t q = 0; q < found.size(); ++q)
+        print(f.query_images[q], found[q], [&](int64_t i) { return pool[static_cast<size_t>(i)]; });
     }
     if (!f.query_captions.empty()) {
-      const auto cache = f.load(data, "pool");
-      const auto s = st::caption::all_scores(st::caption::embed(model, cache, query_ids, device));  // [I, Q]
-      for (size_t q = 0; q < f.query_captions.size(); ++q)
-        print(f.query_captions[q], s.select(1, static_cast<int64_t>(q)),
+      const auto found = st::caption::rank_images(model, f.load(data, "pool"), f.query_captions, f.top, device);
+      for (size_t q = 0; q < found.size(); ++q)
+        print(f.query_captions[q], found[q],
               [&](int64_t i) { return st::data::image_path(f.images, data.images[static_cast<size_t>(i)]); });
     }
     std::cout.flush();

@@ -93,6 +93,43 @@ std::map<std::string, double> retrieval_recall(CaptionModel& model, const torch:
   return m;
 }
 
+namespace {
+
+std::vector<std::vector<int64_t>> encode_captions(const CaptionModel& model, const std::vector<std::string>& captions) {
+  std::vector<std::vector<int64_t>> ids;
+  for (const auto& c : captions) ids.push_back(model->encode_caption(c));
+  return ids;
+}
+
+// The best k of each row of scores [Q, C] (read on the host once).
+std::vector<std::vector<Ranked>> top_of_rows(const torch::Tensor& scores, int64_t k) {
+  const auto s = scores.to(torch::kCPU, torch::kDouble);
+  const auto best = s.topk(std::min<int64_t>(k, s.size(1)), 1);
+  const auto values = std::get<0>(best).contiguous(), indices = std::get<1>(best).contiguous();
+  const auto v = values.accessor<double, 2>();
+  const auto i = indices.accessor<int64_t, 2>();
+  std::vector<std::vector<Ranked>> out(static_cast<size_t>(s.size(0)));
+  for (int64_t q = 0; q < values.size(0); ++q)
+    for (int64_t r = 0; r < values.size(1); ++r) out[static_cast<size_t>(q)].push_back({i[q][r], v[q][r]});
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<Ranked>> rank_captions(CaptionModel& model, const torch::Tensor& query_images,
+                                               const std::vector<std::string>& captions, int64_t k, torch::Device device) {
+  TORCH_CHECK(k >= 1, "top: expected >= 1, got ", k);
+  if (query_images.size(0) == 0 || captions.empty()) return std::vector<std::vector<Ranked>>(static_cast<size_t>(query_images.size(0)));
+  return top_of_rows(all_scores(embed(model, query_images, encode_captions(model, captions), device)), k);
+}
+
+std::vector<std::vector<Ranked>> rank_images(CaptionModel& model, const torch::Tensor& images,
+                                             const std::vector<std::string>& query_captions, int64_t k, torch::Device device) {
+  TORCH_CHECK(k >= 1, "top: expected >= 1, got ", k);
+  if (query_captions.empty() || images.size(0) == 0) return std::vector<std::vector<Ranked>>(query_captions.size());
+  return top_of_rows(all_scores(embed(model, images, encode_captions(model, query_captions), device)).t(), k);
+}
+
 AlignmentTask::AlignmentTask(CaptionModel model, torch::Tensor train_images, std::vector<std::vector<std::string>> train_captions,
                              torch::Tensor valid_images, std::vector<std::vector<std::string>> valid_captions,
                              const AlignmentOptions& options, torch::Device device)
@@ -145,7 +182,7 @@ std::map<std::string, double> AlignmentTask::evaluate() {
   const std::vector<std::vector<std::string>> caps(valid_captions_.begin(), valid_captions_.begin() + n);
   auto m = retrieval_recall(model_, valid_images_.slice(0, 0, n), caps, device_);
   // The loss over validation batches of (image, first caption).
-  double total = 0;
+  auto total = torch::zeros({}, torch::TensorOptions(torch::kDouble).device(device_));  // read once
   int64_t batches = 0;
   for (int64_t at = 0; at + 1 < n; at += options_.batch_size) {
     const int64_t end = std::min(n, at + options_.batch_size);
@@ -155,10 +192,10 @@ std::map<std::string, double> AlignmentTask::evaluate() {
       sentences.push_back(model_->encode_caption(caps[static_cast<size_t>(i)].front()));
       ids.push_back(i);
     }
-    total += loss_of(valid_images_.slice(0, at, end).to(device_), sentences, ids).item<double>();
+    total += loss_of(valid_images_.slice(0, at, end).to(device_), sentences, ids).to(torch::kDouble);
     ++batches;
   }
-  m["loss"] = batches ? total / static_cast<double>(batches) : 0.0;
+  m["loss"] = batches ? total.cpu().item<double>() / static_cast<double>(batches) : 0.0;
   m.erase("images");
   m.erase("captions");
   return m;

@@ -40,6 +40,18 @@ torch::Tensor all_scores(const Embedded& e);
 std::map<std::string, double> retrieval_recall(CaptionModel& model, const torch::Tensor& images,
                                                const std::vector<std::vector<std::string>>& captions, torch::Device device);
 
+/// One retrieval result: the index of a candidate and its score.
+struct Ranked {
+  int64_t index = 0;
+  double score = 0;
+};
+/// For each query image (uint8 [Q, 3, S, S]), the best `k` of `captions`, best first.
+std::vector<std::vector<Ranked>> rank_captions(CaptionModel& model, const torch::Tensor& query_images,
+                                               const std::vector<std::string>& captions, int64_t k, torch::Device device);
+/// For each query caption, the best `k` of `images` (uint8 [I, 3, S, S]), best first.
+std::vector<std::vector<Ranked>> rank_images(CaptionModel& model, const torch::Tensor& images,
+                                             const std::vector<std::string>& query_captions, int64_t k, torch::Device device);
+
 class AlignmentTask : public train::TrainTask {
  public:
   AlignmentTask(CaptionModel model, torch::Tensor train_images, std::vector<std::vector<std::string>> train_captions,
