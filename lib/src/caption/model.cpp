@@ -1,12 +1,11 @@
 #include <seqtorch/caption/model.h>
 #include <seqtorch/data/coco.h>
+#include <seqtorch/util/file_system.h>
 #include <seqtorch/util/spec_text.h>
 
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 namespace seqtorch::caption {
@@ -141,9 +140,7 @@ std::string CaptionModelImpl::decode_caption(const std::vector<int64_t>& ids) co
 }
 
 std::string read_backbone(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), path, ": cannot be read");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bytes = util::read_file(path);
   load_backbone_bytes(bytes, path);  // a clear error now rather than later
   return bytes;
 }

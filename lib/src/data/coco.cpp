@@ -8,8 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -148,11 +146,7 @@ CaptionDataset parse_caption_json(const std::string& text, const std::string& or
 }
 
 CaptionDataset read_caption_json(const std::string& path, const std::string& split) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good() && !util::is_directory(path), path, ": cannot be read");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TORCH_CHECK(!in.bad(), path, ": cannot be read");
-  return parse_caption_json(text, path, split);
+  return parse_caption_json(util::read_file(path), path, split);
 }
 
 void write_caption_json(const std::string& path, const CaptionDataset& data) {

@@ -1,5 +1,6 @@
 #include <seqtorch/data/images.h>
 #include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/file_system.h>
 
 #include <torch/torch.h>
 
@@ -16,8 +17,6 @@
 #include <atomic>
 #include <cctype>
 #include <exception>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -38,13 +37,7 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& origin) 
   return hwc.permute({2, 0, 1}).contiguous();
 }
 
-torch::Tensor read_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), path, ": cannot be read");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TORCH_CHECK(!in.bad(), path, ": cannot be read");
-  return decode_image(bytes, path);
-}
+torch::Tensor read_image(const std::string& path) { return decode_image(util::read_file(path), path); }
 
 torch::Tensor resize_image(const torch::Tensor& image, int64_t size) {
   TORCH_CHECK(size >= 1, "image size: expected >= 1, got ", size);

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace seqtorch::util {
 
@@ -43,6 +45,14 @@ std::string file_name(const std::string& path) {
 bool path_exists(const std::string& path) {
   struct stat st;
   return !path.empty() && ::stat(path.c_str(), &st) == 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  TORCH_CHECK(in.good() && !is_directory(path), path, ": cannot be read");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TORCH_CHECK(!in.bad(), path, ": cannot be read");
+  return bytes;
 }
 
 bool is_directory(const std::string& path) {
