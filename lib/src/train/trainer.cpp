@@ -173,7 +173,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   int64_t processed = 0;  // micro-batches run by this process, for the ETA
   auto window_start = Clock::now();
 
-  // Evaluates, keeps the best model; returns true when patience is exhausted.
+  // Evaluates, keeps the best model; returns true when patience is exhausted or stop_at reached.
   auto evaluate = [&](int64_t epoch) {
     const auto start = Clock::now();
     model.eval();
@@ -207,7 +207,9 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     if (better) save(best_path);
     window_items = 0;  // the throughput window restarts after the evaluation
     window_start = Clock::now();
-    return o.patience > 0 && info.evals_without_gain >= o.patience;
+    if (!std::isnan(o.stop_at) && (o.lower_is_better ? value <= o.stop_at : value >= o.stop_at))
+      result.reached_target = true;
+    return result.reached_target || (o.patience > 0 && info.evals_without_gain >= o.patience);
   };
 
   // The host's account of a step, in step order: counts, log lines, progress, and the stop after

@@ -59,6 +59,9 @@ struct TrainerOptions {
   bool lower_is_better = true;
   /// Stop after this many evaluations without improvement (0: never stop early).
   int64_t patience = 0;
+  /// Stop as soon as an evaluation's metric reaches this value (at or below it when lower is
+  /// better, at or above otherwise); NaN: never.
+  double stop_at = std::numeric_limits<double>::quiet_NaN();
   /// Clip the global gradient norm to this (0: off). The norm before clipping is logged.
   double clip_grad_norm = 0;
   /// Clamp each gradient element into [-v, v] (0: off).
@@ -99,8 +102,11 @@ struct TrainResult {
   std::map<std::string, double> last_metrics;
   /// Steps skipped for a non-finite loss or gradient.
   int64_t skipped_steps = 0;
-  /// Ended by patience, by the time budget, or by a signal (then `signal` is its number).
+  /// Ended by patience or by reaching stop_at, by the time budget, or by a signal (then `signal`
+  /// is its number).
   bool stopped_early = false, out_of_time = false;
+  /// An evaluation reached TrainerOptions::stop_at (and the run stopped there).
+  bool reached_target = false;
   int signal = 0;
   /// Wall time of the call, and of the training steps alone (without evaluations and
   /// checkpoints), seconds.
