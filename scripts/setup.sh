@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make libtorch-dev libgloo-dev libopenblas0-openmp
-          libboost-program-options-dev libfmt-dev libgtest-dev nlohmann-json3-dev libstb-dev python3-torch python3-matplotlib bible-kjv)
+          libboost-program-options-dev libfmt-dev libgtest-dev nlohmann-json3-dev libstb-dev zlib1g-dev python3-torch python3-matplotlib bible-kjv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
