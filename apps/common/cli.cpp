@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -380,6 +381,25 @@ std::string installed_data_path(const std::string& relative) {
   if (n <= 0) return "";
   const std::string bin_dir = util::parent_path(std::string(exe, static_cast<size_t>(n)));
   return util::join_path(util::parent_path(bin_dir), "share/seqtorch/" + relative);
+}
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+}  // namespace
+
+void run_python_script(const std::string& script, const std::vector<std::string>& args,
+                       const std::string& what) {
+  std::string path = installed_data_path("scripts/" + script);
+  if (path.empty() || !util::path_exists(path)) path = std::string(SEQTORCH_SCRIPTS_DIR "/") + script;
+  const char* python = std::getenv("SEQTORCH_PYTHON");
+  std::string command = shell_quote(python ? python : "/usr/bin/python3") + " " + shell_quote(path);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  const int rc = std::system(command.c_str());
+  if (rc != 0) throw std::runtime_error(what + ": the plotting script failed (" + command + ")");
 }
 
 int run_main(const std::string& program, char** argv, const std::function<int()>& body) {

@@ -152,6 +152,11 @@ void report_metrics(const std::string& out_dir, const std::map<std::string, doub
 /// empty when the program's own path cannot be read.
 std::string installed_data_path(const std::string& relative);
 
+/// Runs the Python script scripts/`script` (the installed copy, else the source tree's) with
+/// `args` under $SEQTORCH_PYTHON or /usr/bin/python3; throws naming `what` when it fails.
+void run_python_script(const std::string& script, const std::vector<std::string>& args,
+                       const std::string& what);
+
 /// Runs `body` as a main: first util::select_blas_core(argv) (may re-execute the program with
 /// faster OpenBLAS kernels, see util/blas.h) and glibc told to keep freed memory in the heap
 /// (large blocks are not unmapped after each step); then UsageError -> "PROGRAM: message" and 2; other

@@ -181,14 +181,13 @@ std::vector<std::string> read_lines(const std::string& path) {
 void draw_attention(const std::vector<st::translate::Translation>& ts, const std::string& png) {
   const std::string data_path = png + ".json";
   st::util::write_file_atomically(data_path, st::translate::attention_json(ts, 8));
-  std::string script = installed_data_path("scripts/plot_attention.py");
-  if (script.empty() || !st::util::path_exists(script)) script = SEQTORCH_SCRIPTS_DIR "/plot_attention.py";
-  const char* python = std::getenv("SEQTORCH_PYTHON");
-  const std::string command = std::string(python ? python : "/usr/bin/python3") + " '" + script + "' '" + data_path +
-                              "' -o '" + png + "'";
-  const int rc = std::system(command.c_str());
+  try {
+    run_python_script("plot_attention.py", {data_path, "-o", png}, "--show-attention");
+  } catch (...) {
+    std::remove(data_path.c_str());
+    throw;
+  }
   std::remove(data_path.c_str());
-  if (rc != 0) throw std::runtime_error("--show-attention: the plotting script failed (" + command + ")");
 }
 
 int run(int argc, char** argv) {
