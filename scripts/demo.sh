@@ -7,7 +7,9 @@
 #  4. seqtorch-translate on the built-in dates task for 150 seconds: train, evaluate on held-out
 #     dates (greedy and beam 5), translate with an attention plot, export, check from Python;
 #  5. seqtorch-caption on 2000 built-in scenes for 150 seconds: write the data, train, evaluate
-#     on the held-out scenes (greedy and beam 3), describe with attention pictures, export, check.
+#     on the held-out scenes (greedy and beam 3), describe with attention pictures, export, check;
+#  6. seqtorch-lab long-memory: the adding problem over 50, 100 and 200 steps for the tanh RNN,
+#     the IRNN, the LSTM and the GRU (about 2 minutes): the table, loss and gradient plots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -76,3 +78,7 @@ echo "== seqtorch-caption export, checked from Python"
 "$bin/seqtorch-caption" export --out "$crun" --output "$crun/caption.pt"
 "$bin/seqtorch-caption" describe --out "$crun" --beam 1 "${examples[@]}" > "$crun/expected.txt"
 /usr/bin/python3 scripts/check_caption_export.py "$crun/caption.pt" "$crun/expected.txt" "${examples[@]}"
+
+lrun=${SEQTORCH_DEMO_LAB_RUN:-runs/demo-lab}
+echo "== seqtorch-lab long-memory: the adding problem at T = 50, 100, 200 (plots in $lrun)"
+"$bin/seqtorch-lab" long-memory --lengths 50,100,200 --out "$lrun"

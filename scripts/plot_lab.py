@@ -26,6 +26,9 @@ def save(fig, path):
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -53,49 +56,53 @@ def style(r):
     return "-" if r["clip_grad"] > 0 else "--"
 
 
-def long_memory(plt, rows, out):
+def panel_figure(plt, rows, out, name, title, xlabel, ylabel, draw):
+    """One log-scale panel per (task, span): draw(ax, runs of that panel)."""
     keys, cols, nrows = panels(rows)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False, constrained_layout=True)
     for ax, key in zip(axes.flat, keys):
-        for r in (r for r in rows if (r["task"], r["length"]) == key):
+        draw(ax, [r for r in rows if (r["task"], r["length"]) == key])
+        ax.set_yscale("log")
+        ax.set_title("%s, T = %d" % key)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    save(fig, os.path.join(out, name))
+    plt.close(fig)
+
+
+def long_memory(plt, rows, out):
+    def losses(ax, runs):
+        for r in runs:
             pts = [(p["step"], p["val_loss"] / r["baseline_loss"]) for p in r["curve"]
                    if p["val_loss"] is not None and p["val_loss"] > 0]
             if pts:
                 ax.plot(*zip(*pts), style(r), color=COLOURS.get(r["cell"]), label=label(r, rows))
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.axhline(0.01, color="grey", lw=0.8, ls=":")
-        ax.set_yscale("log")
-        ax.set_title("%s, T = %d" % key)
-        ax.set_xlabel("Adam step")
-        ax.set_ylabel("val loss / baseline")
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
-    fig.suptitle("Loss relative to the memoryless baseline (1: no memory; dotted: solved)", y=1.02)
-    save(fig, os.path.join(out, "long-memory-loss.png"))
-    plt.close(fig)
 
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False)
-    for ax, key in zip(axes.flat, keys):
-        for r in (r for r in rows if (r["task"], r["length"]) == key and r["clip_grad"] == max(x["clip_grad"] for x in rows)):
+    def gradients(ax, runs):
+        # The norms do not depend on clipping: one line per cell (and seed).
+        top = max(x["clip_grad"] for x in rows)
+        for r in (r for r in runs if r["clip_grad"] == top):
             g = [(t, v) for t, v in enumerate(r["gradient_norms"]) if v is not None and v > 0 and math.isfinite(v)]
             if g:
                 ax.plot(*zip(*g), color=COLOURS.get(r["cell"]), label=label(r, rows))
-        ax.set_yscale("log")
-        ax.set_title("%s, T = %d" % key)
-        ax.set_xlabel("t")
-        ax.set_ylabel("||dL/dh(t)||")
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
-    fig.suptitle("Gradient reaching h(t) at initialisation (loss at the end; log scale)", y=1.02)
-    save(fig, os.path.join(out, "long-memory-gradients.png"))
-    plt.close(fig)
+
+    panel_figure(plt, rows, out, "long-memory-loss.png",
+                 "Loss relative to the memoryless baseline (1: no memory; dotted: solved)",
+                 "Adam step", "val loss / baseline", losses)
+    panel_figure(plt, rows, out, "long-memory-gradients.png",
+                 "Gradient reaching h(t) at initialisation (loss at the end; log scale, float64)",
+                 "t", "||dL/dh(t)||", gradients)
 
 
 def rcnn(plt, rows, out):
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3.4), squeeze=False, constrained_layout=True)
     for ax, ds in zip(axes.flat, datasets):
         sub = [r for r in rows if r["dataset"] == ds]
         for i, r in enumerate(sub):
@@ -110,7 +117,7 @@ def rcnn(plt, rows, out):
         ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad))
         ax.set_title(ds)
         ax.set_ylabel("test accuracy")
-    fig.suptitle("RCNN against a CNN with as many parameters (dots: seeds)", y=1.02)
+    fig.suptitle("RCNN against a CNN with as many parameters (dots: seeds)")
     save(fig, os.path.join(out, "rcnn.png"))
     plt.close(fig)
 

@@ -58,14 +58,14 @@ struct LabCli {
   int threads = 0, jobs = 0;
   bool no_plots = false, quiet = false;
   // long-memory
-  std::string tasks = "adding", lengths = "50,100,200", cells = "rnn,irnn,lstm,gru", clips = "1", seeds = "1";
+  std::string tasks = "adding", lengths = "50,100,200,400", cells = "rnn,irnn,lstm,gru", clips = "1", seeds = "1";
   std::string lstm_init = "chrono";
   // The library's defaults (lab/long_memory.h), which the README's measurements use.
   int64_t hidden_size = 64, batch_size = 32, steps = 3000, eval_every = 100, test_size = 1000;
   double lr = 3e-3;
   // rcnn
   std::string datasets = "digits,fashion-mnist", data_dir = "data/lab", image_seeds = "1,2,3";
-  int64_t channels = 32, rcl_steps = 3, epochs = 0, train_limit = 10000, test_limit = 0, image_batch = 64;
+  int64_t channels = 32, rcl_steps = 3, epochs = 0, train_limit = 6000, test_limit = 5000, image_batch = 64;
   double image_lr = 2e-3;
 
   po::options_description run_options() {
@@ -105,7 +105,7 @@ struct LabCli {
         ("seeds", po::value(&image_seeds)->default_value(image_seeds), "seeds, comma-separated (one run per seed and model)")
         ("channels", po::value(&channels)->default_value(channels), "K: channels of every layer")
         ("rcl-steps", po::value(&rcl_steps)->default_value(rcl_steps), "T: unrolled steps of each recurrent layer")
-        ("epochs", po::value(&epochs)->default_value(epochs), "epochs (0: the data set's default: digits 40, fashion-mnist 6)")
+        ("epochs", po::value(&epochs)->default_value(epochs), "epochs (0: the data set's default: digits 20, fashion-mnist 5)")
         ("batch-size", po::value(&image_batch)->default_value(image_batch), "images per step")
         ("lr", po::value(&image_lr)->default_value(image_lr, short_text(image_lr)), "AdamW learning rate (cosine decay)")
         ("train-limit", po::value(&train_limit)->default_value(train_limit), "training images kept, a random subset (0: all)")

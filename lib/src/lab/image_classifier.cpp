@@ -174,7 +174,7 @@ ImageBenchmark load_image_benchmark(const std::string& name, const std::string& 
         {util::join_path(dir, "digits.csv.gz"), util::join_path(dir, "digits.csv")}, "digits");
     b.split = data::split_images(data::read_digits_csv(path), 0.25, split_seed);
     b.model = nn::RCNNOptions(1, 10).stem_kernel(3).stem_pool(false);
-    b.training.epochs = 40;
+    b.training.epochs = 20;
   } else if (name == "fashion-mnist") {
     auto find = [&](const std::string& stem) {
       std::vector<std::string> c;
@@ -185,7 +185,7 @@ ImageBenchmark load_image_benchmark(const std::string& name, const std::string& 
     b.split.train = data::read_idx(find("train-images-idx3-ubyte"), find("train-labels-idx1-ubyte"));
     b.split.test = data::read_idx(find("t10k-images-idx3-ubyte"), find("t10k-labels-idx1-ubyte"));
     b.model = nn::RCNNOptions(1, 10).stem_kernel(5).stem_pool(true);
-    b.training.epochs = 6;
+    b.training.epochs = 5;
   } else {
     TORCH_CHECK(false, "image data set: expected digits or fashion-mnist, got '", name, "'");
   }

@@ -204,13 +204,20 @@ LongMemoryResult run_long_memory(const LongMemoryOptions& o) {
   }
   for (const auto& p : net->parameters()) r.parameters += p.numel();
 
-  {  // ||dL/dh(t)|| at initialisation, through the reference implementation's graph nodes.
+  {
+    // ||dL/dh(t)|| at initialisation, through the reference implementation's graph nodes, in
+    // float64: in float32 the vanishing gradient underflows to 0 below 1e-45 within a few
+    // hundred steps, which would hide how fast it falls. (float -> double -> float is exact.)
     net->rnn->options.implementation(nn::Implementation::reference);
+    net->to(torch::kDouble);
     auto batch = data::make_memory_batch(o.task, o.length, o.gradient_batch, mix(o.seed, kTestStream + 1));
+    batch.inputs = batch.inputs.to(torch::kDouble);
+    if (!shape.classification) batch.targets = batch.targets.to(torch::kDouble);
     auto out = net->rnn(batch.inputs);
     torch::Tensor norms = nn::hidden_gradient_norms(task_loss(*net, shape, batch, out.output).loss, out.steps);
     r.gradient_norms.assign(norms.data_ptr<double>(), norms.data_ptr<double>() + norms.numel());
-    net->zero_grad();
+    net->zero_grad(/*set_to_none=*/true);  // float64 gradients must not reach the optimiser
+    net->to(torch::kFloat32);
     net->rnn->options.implementation(nn::Implementation::automatic);
   }
 

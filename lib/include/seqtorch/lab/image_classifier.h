@@ -55,11 +55,11 @@ struct ImageBenchmark {
 
 /// The data sets the comparison knows, read from `dir`:
 ///   digits         DIR/digits.csv.gz (or .csv): scikit-learn's 1,797 8x8 digits, a random 25%
-///                  test part (drawn from split_seed); 3x3 stem, 2 blocks (8x8, 4x4); 40 epochs.
+///                  test part (drawn from split_seed); 3x3 stem, 2 blocks (8x8, 4x4); 20 epochs.
 ///   fashion-mnist  DIR/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (or
 ///                  /usr/share/datasets/fashion-mnist, where dataset-fashion-mnist puts them):
 ///                  its 60,000 / 10,000 split, 28x28; 5x5 stem with a pool, 2 blocks (14x14,
-///                  7x7); 6 epochs.
+///                  7x7); 5 epochs.
 /// `train_limit` > 0 keeps that many training images (a random subset from split_seed); likewise
 /// `test_limit`. Throws naming the files it looked for when they are missing.
 ImageBenchmark load_image_benchmark(const std::string& name, const std::string& dir,

@@ -87,8 +87,8 @@ struct LongMemoryResult {
   int64_t parameters = 0;
   /// The loss curve, one point per evaluation.
   std::vector<LossPoint> curve;
-  /// ||dL/dh(t)|| for t = 0..steps-1 at initialisation, mean over gradient_batch sequences
-  /// (the loss as in training, on one batch).
+  /// ||dL/dh(t)|| for t = 0..steps-1 at initialisation (L: the training loss on one batch of
+  /// gradient_batch sequences), computed in float64.
   std::vector<double> gradient_norms;
 };
 
