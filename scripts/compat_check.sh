@@ -15,7 +15,7 @@ root=${SEQTORCH_COMPAT_ROOT:-$repo/build-compat/root}
 mirror=${SEQTORCH_COMPAT_MIRROR:-http://deb.debian.org/debian}
 jobs=${SEQTORCH_JOBS:-$(nproc)}
 packages=(cmake g++ make libtorch-dev libgloo-dev libopenblas0-openmp libboost-program-options-dev
-          libfmt-dev libgtest-dev nlohmann-json3-dev libstb-dev python3-torch python3-matplotlib bible-kjv binutils)
+          libfmt-dev libgtest-dev nlohmann-json3-dev libstb-dev zlib1g-dev python3-torch python3-matplotlib bible-kjv binutils)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "compat_check: needs root (debootstrap, mount, chroot)" >&2

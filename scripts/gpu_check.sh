@@ -23,7 +23,8 @@ repo=$(pwd)
 py=${PYTHON:-python3}
 deps="" out="gpu-check" build="build-gpu" libtorch="" quick=0 only=""
 fetch_debs=(libfmt-dev libfmt9 libboost-program-options-dev libboost-program-options1.74-dev
-            libboost-program-options1.74.0 libboost1.74-dev libgtest-dev nlohmann-json3-dev libstb-dev)
+            libboost-program-options1.74.0 libboost1.74-dev libgtest-dev nlohmann-json3-dev libstb-dev
+            zlib1g-dev zlib1g)
 while [ $# -gt 0 ]; do
   case $1 in
     --fetch)
