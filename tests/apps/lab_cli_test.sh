@@ -17,7 +17,10 @@ expect 2 "--test-size: expected >= 1, got 0" -- "$bin" long-memory --test-size 0
 expect 2 "--jobs: expected >= 0, got -1" -- "$bin" "${lm[@]}" --jobs=-1 --out "$tmp/x"
 expect 2 "--datasets: expected digits or fashion-mnist, got 'cifar'" -- "$bin" rcnn --datasets cifar --out "$tmp/x"
 expect 2 "unknown command" -- "$bin" forecast
-expect 1 "digits: none of $tmp/empty/digits.csv.gz" -- "$bin" rcnn --datasets digits --data "$tmp/empty" --out "$tmp/x"
+# (Only where no python3-sklearn is installed: the loader falls back to its copy of the digits.)
+if [ ! -e /usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz ]; then
+  expect 1 "digits: none of $tmp/empty/digits.csv.gz" -- "$bin" rcnn --datasets digits --data "$tmp/empty" --out "$tmp/x"
+fi
 if [ -e "$tmp/x" ]; then echo "FAIL: a refused command left $tmp/x"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
 
 # check_json FILE COUNT KEYS...: the last line of FILE is a JSON list of COUNT objects with KEYS.

@@ -171,7 +171,9 @@ ImageBenchmark load_image_benchmark(const std::string& name, const std::string& 
   b.name = name;
   if (name == "digits") {
     const std::string path = first_existing(
-        {util::join_path(dir, "digits.csv.gz"), util::join_path(dir, "digits.csv")}, "digits");
+        {util::join_path(dir, "digits.csv.gz"), util::join_path(dir, "digits.csv"),
+         "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"},
+        "digits");
     b.split = data::split_images(data::read_digits_csv(path), 0.25, split_seed);
     b.model = nn::RCNNOptions(1, 10).stem_kernel(3).stem_pool(false);
     b.training.epochs = 20;

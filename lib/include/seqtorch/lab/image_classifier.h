@@ -54,7 +54,8 @@ struct ImageBenchmark {
 };
 
 /// The data sets the comparison knows, read from `dir`:
-///   digits         DIR/digits.csv.gz (or .csv): scikit-learn's 1,797 8x8 digits, a random 25%
+///   digits         DIR/digits.csv.gz (or .csv, or an installed python3-sklearn's copy):
+///                  scikit-learn's 1,797 8x8 digits, a random 25%
 ///                  test part (drawn from split_seed); 3x3 stem, 2 blocks (8x8, 4x4); 20 epochs.
 ///   fashion-mnist  DIR/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (or
 ///                  /usr/share/datasets/fashion-mnist, where dataset-fashion-mnist puts them):
