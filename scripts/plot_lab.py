@@ -41,11 +41,11 @@ def panels(rows):
     return keys, cols, (len(keys) + cols - 1) // cols
 
 
-def label(r, rows):
+def label(r, rows, with_clip=True):
     clips = {x["clip_grad"] for x in rows}
     seeds = {x["seed"] for x in rows}
     text = r["cell"]
-    if len(clips) > 1:
+    if with_clip and len(clips) > 1:
         text += " clip %g" % r["clip_grad"] if r["clip_grad"] > 0 else " no clip"
     if len(seeds) > 1:
         text += " s%d" % r["seed"]
@@ -90,7 +90,7 @@ def long_memory(plt, rows, out):
         for r in (r for r in runs if r["clip_grad"] == top):
             g = [(t, v) for t, v in enumerate(r["gradient_norms"]) if v is not None and v > 0 and math.isfinite(v)]
             if g:
-                ax.plot(*zip(*g), color=COLOURS.get(r["cell"]), label=label(r, rows))
+                ax.plot(*zip(*g), color=COLOURS.get(r["cell"]), label=label(r, rows, with_clip=False))
 
     panel_figure(plt, rows, out, "long-memory-loss.png",
                  "Loss relative to the memoryless baseline (1: no memory; dotted: solved)",

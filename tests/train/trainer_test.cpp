@@ -180,6 +180,36 @@ TEST(Trainer, EarlyStoppingKeepsBestCheckpoint) {
   EXPECT_EQ(read_checkpoint_info(dir.file("checkpoints/last.pt")).epoch, 5);
 }
 
+TEST(Trainer, StopAtEndsTheRunAtTheFirstEvaluationThatReachesIt) {
+  for (bool lower : {true, false}) {
+    SCOPED_TRACE(lower ? "lower is better" : "higher is better");
+    test::TempDir dir;
+    SumTask task(1);
+    task.fixed_metrics = lower ? std::vector<double>{3.0, 2.0, 0.5, 0.1} : std::vector<double>{0.1, 0.2, 0.9, 1.0};
+    auto opt = make_optimizer(task.params(), adam());
+    LrSchedule sched(0.01, ScheduleOptions{});
+    auto o = quiet(dir.path, 10);
+    o.lower_is_better = lower;
+    o.stop_at = lower ? 0.5 : 0.9;  // reached exactly at the 3rd evaluation
+    auto r = train(task, *opt, sched, o);
+    EXPECT_TRUE(r.reached_target);
+    EXPECT_TRUE(r.stopped_early);
+    EXPECT_EQ(r.epochs, 3);
+    EXPECT_EQ(r.steps, 3 * 8);
+  }
+  // Not reached: the run goes on to its last epoch.
+  test::TempDir dir;
+  SumTask task(1);
+  task.fixed_metrics = {3.0, 2.0};
+  auto opt = make_optimizer(task.params(), adam());
+  LrSchedule sched(0.01, ScheduleOptions{});
+  auto o = quiet(dir.path, 4);
+  o.stop_at = 1.0;
+  auto r = train(task, *opt, sched, o);
+  EXPECT_FALSE(r.reached_target);
+  EXPECT_EQ(r.epochs, 4);
+}
+
 // From the 4th step of epoch 3 on every loss is NaN: three steps are skipped (weights untouched,
 // counted and logged), then the run stops with one clear error and last.pt of epoch 2 intact.
 void check_non_finite_steps_stop(torch::Device device) {
