@@ -214,28 +214,14 @@ int rcnn(LabCli& f) {
       std::cerr << fmt::format("rcnn: {}: {} training, {} test images of {}x{}, {} epochs\n", name,
                                bench.split.train.labels.size(0), bench.split.test.labels.size(0),
                                bench.split.train.images.size(2), bench.split.train.images.size(3), bench.training.epochs);
-    for (bool recurrent : {true, false}) {
-      st::lab::ImageComparisonRow row;
-      row.dataset = name;
-      row.model = recurrent ? "rcnn" : "cnn";
-      auto model = bench.model;
-      model.recurrent(recurrent);
-      double seconds = 0;
-      for (int64_t seed : seeds) {
-        auto training = bench.training;
-        training.seed = static_cast<uint64_t>(seed);
-        const auto r = st::lab::run_image_classifier(model, bench.split, training);
-        row.parameters = r.parameters;
-        row.seeds.push_back(training.seed);
-        row.accuracies.push_back(r.test_accuracy);
-        seconds += r.seconds;
-        if (!f.quiet)
-          std::cerr << fmt::format("  {} {} seed {}: test accuracy {:.4f}, {:.0f} images/s, {:.1f} s\n", name, row.model,
-                                   seed, r.test_accuracy, r.images_per_s, r.seconds);
-      }
-      row.seconds = seconds / static_cast<double>(seeds.size());
-      rows.push_back(row);
-    }
+    std::vector<uint64_t> seed_list(seeds.begin(), seeds.end());
+    for (auto& row : st::lab::compare_rcnn_and_cnn(bench, seed_list, [&](const std::string& model, uint64_t seed,
+                                                                          const st::lab::ImageRunResult& r) {
+           if (!f.quiet)
+             std::cerr << fmt::format("  {} {} seed {}: test accuracy {:.4f}, {:.0f} images/s, {:.1f} s\n", name, model,
+                                      seed, r.test_accuracy, r.images_per_s, r.seconds);
+         }))
+      rows.push_back(std::move(row));
   }
   const std::string json_path = st::util::join_path(f.out, "rcnn.json");
   const std::string json = st::lab::image_comparison_json(rows);

@@ -41,6 +41,25 @@ TEST(ImageClassifier, BothModelsLearnBarsAndRunsRepeatWithTheirSeed) {
   }
 }
 
+TEST(ImageClassifier, ComparisonRunsBothModelsForEverySeed) {
+  ImageBenchmark bench;
+  bench.name = "bars";
+  bench.split = {bars(64, 3), bars(32, 4)};
+  bench.model = nn::RCNNOptions(1, 3).channels(4).stem_kernel(3);
+  bench.training.epochs = 1;
+  std::vector<std::string> heard;
+  auto rows = compare_rcnn_and_cnn(bench, {5, 6}, [&](const std::string& model, uint64_t seed, const ImageRunResult&) {
+    heard.push_back(model + std::to_string(seed));
+  });
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].model, "rcnn");
+  EXPECT_EQ(rows[1].model, "cnn");
+  EXPECT_EQ(rows[1].parameters - rows[0].parameters, 2 * 4);  // one bias of K per block
+  EXPECT_EQ(rows[0].seeds, (std::vector<uint64_t>{5, 6}));
+  EXPECT_EQ(rows[1].accuracies.size(), 2u);
+  EXPECT_EQ(heard, (std::vector<std::string>{"rcnn5", "rcnn6", "cnn5", "cnn6"}));
+}
+
 TEST(ImageClassifier, LoaderNamesTheFilesItLookedFor) {
   test::TempDir dir;
   EXPECT_TRUE(test::throws_with([&] { load_image_benchmark("digits", dir.path, 0, 0, 0); },

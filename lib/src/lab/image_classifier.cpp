@@ -197,6 +197,33 @@ ImageBenchmark load_image_benchmark(const std::string& name, const std::string& 
   return b;
 }
 
+std::vector<ImageComparisonRow> compare_rcnn_and_cnn(
+    const ImageBenchmark& bench, const std::vector<uint64_t>& seeds,
+    const std::function<void(const std::string&, uint64_t, const ImageRunResult&)>& on_run) {
+  TORCH_CHECK(!seeds.empty(), "compare_rcnn_and_cnn: expected at least one seed");
+  std::vector<ImageComparisonRow> rows;
+  for (bool recurrent : {true, false}) {
+    ImageComparisonRow row;
+    row.dataset = bench.name;
+    row.model = recurrent ? "rcnn" : "cnn";
+    const nn::RCNNOptions model = nn::RCNNOptions(bench.model).recurrent(recurrent);
+    double seconds = 0;
+    for (uint64_t seed : seeds) {
+      ImageTrainingOptions training = bench.training;
+      training.seed = seed;
+      const ImageRunResult r = run_image_classifier(model, bench.split, training);
+      row.parameters = r.parameters;
+      row.seeds.push_back(seed);
+      row.accuracies.push_back(r.test_accuracy);
+      seconds += r.seconds;
+      if (on_run) on_run(row.model, seed, r);
+    }
+    row.seconds = seconds / static_cast<double>(seeds.size());
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 std::string image_comparison_table(const std::vector<ImageComparisonRow>& rows) {
   std::string out;
   char line[256];

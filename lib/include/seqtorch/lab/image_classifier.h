@@ -5,6 +5,7 @@
 #include <seqtorch/nn/rcnn.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,13 @@ struct ImageComparisonRow {
   /// Mean wall time of a run, seconds.
   double seconds = 0;
 };
+
+/// Trains bench.model as the RCNN and as its CNN twin (recurrent off), once per seed (the
+/// training seed; the data split is the benchmark's), and tests each: rows "rcnn" then "cnn".
+/// `on_run`, when given, hears every run as it ends (model name, seed, result).
+std::vector<ImageComparisonRow> compare_rcnn_and_cnn(
+    const ImageBenchmark& bench, const std::vector<uint64_t>& seeds,
+    const std::function<void(const std::string&, uint64_t, const ImageRunResult&)>& on_run = {});
 
 /// Text table: dataset, model, parameters, mean and sample standard deviation of the test
 /// accuracy, min and max, runs, seconds per run.
