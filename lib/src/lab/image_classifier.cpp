@@ -206,7 +206,8 @@ std::vector<ImageComparisonRow> compare_rcnn_and_cnn(
     ImageComparisonRow row;
     row.dataset = bench.name;
     row.model = recurrent ? "rcnn" : "cnn";
-    const nn::RCNNOptions model = nn::RCNNOptions(bench.model).recurrent(recurrent);
+    nn::RCNNOptions model = bench.model;
+    model.recurrent(recurrent);
     double seconds = 0;
     for (uint64_t seed : seeds) {
       ImageTrainingOptions training = bench.training;
