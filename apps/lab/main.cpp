@@ -130,16 +130,8 @@ int long_memory(LabCli& f) {
                          {"eval-every", f.eval_every}, {"test-size", f.test_size}})
     if (!positive(v)) throw UsageError(fmt::format("--{}: expected >= 1, got {}", name, v));
   if (!(std::isfinite(f.lr) && f.lr > 0)) throw UsageError(fmt::format("--lr: expected > 0, got {}", f.lr));
-  if (f.lstm_init != "chrono") {
-    size_t used = 0;
-    try {
-      const double v = std::stod(f.lstm_init, &used);
-      if (!std::isfinite(v)) used = 0;
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != f.lstm_init.size()) throw UsageError("--lstm-init: expected chrono or a number, got '" + f.lstm_init.substr(0, 40) + "'");
-  }
+  if (!st::lab::valid_lstm_init(f.lstm_init))
+    throw UsageError("--lstm-init: expected chrono or a number, got '" + f.lstm_init.substr(0, 40) + "'");
   if (f.jobs < 0) throw UsageError(fmt::format("--jobs: expected >= 0, got {}", f.jobs));
   std::vector<st::lab::LongMemoryOptions> runs;
   for (const std::string& task : st::data::split_names(f.tasks))

@@ -14,6 +14,7 @@ expect 2 "--cells: cell: expected rnn, irnn, lstm or gru, got 'lstn'" -- "$bin" 
 expect 2 "--task: memory task: expected adding, copy or temporal-order, got 'adder'" -- "$bin" "${lm[@]}" --task adder --out "$tmp/x"
 expect 2 "--clip: expected a comma-separated list of numbers >= 0, got '-1'" -- "$bin" "${lm[@]}" --clip=-1 --out "$tmp/x"
 expect 2 "--test-size: expected >= 1, got 0" -- "$bin" long-memory --test-size 0 --out "$tmp/x"
+expect 2 "--lstm-init: expected chrono or a number, got 'warm'" -- "$bin" "${lm[@]}" --lstm-init warm --out "$tmp/x"
 expect 2 "--jobs: expected >= 0, got -1" -- "$bin" "${lm[@]}" --jobs=-1 --out "$tmp/x"
 expect 2 "--datasets: expected digits or fashion-mnist, got 'cifar'" -- "$bin" rcnn --datasets cifar --out "$tmp/x"
 expect 2 "unknown command" -- "$bin" forecast

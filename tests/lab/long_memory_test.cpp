@@ -92,6 +92,11 @@ TEST(LongMemory, InvalidOptionsAreNamed) {
   auto o = small(MemoryCell::lstm, 10);
   o.lr = 0;
   EXPECT_TRUE(test::throws_with([&] { run_long_memory(o); }, {"long-memory: lr: expected > 0, got 0"}));
+  o.lr = 1e-3;
+  o.lstm_init = "1x";
+  EXPECT_TRUE(test::throws_with([&] { run_long_memory(o); }, {"lstm_init: expected chrono or a number, got '1x'"}));
+  EXPECT_TRUE(valid_lstm_init("chrono") && valid_lstm_init("1") && valid_lstm_init("-2.5"));
+  EXPECT_FALSE(valid_lstm_init("") || valid_lstm_init("inf") || valid_lstm_init("1 "));
   EXPECT_TRUE(test::throws_with([] { parse_memory_cell("lstn"); }, {"expected rnn, irnn, lstm or gru, got 'lstn'"}));
 }
 

@@ -31,6 +31,17 @@ MemoryCell parse_memory_cell(const std::string& name) {
   TORCH_CHECK(false, "cell: expected rnn, irnn, lstm or gru, got '", name, "'");
 }
 
+bool valid_lstm_init(const std::string& text) {
+  if (text == "chrono") return true;
+  size_t used = 0;
+  try {
+    const double v = std::stod(text, &used);
+    return used == text.size() && std::isfinite(v);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 namespace {
 
 // SplitMix64: independent seeds for the training batches, validation and test sets.
@@ -168,17 +179,8 @@ void check_options(const LongMemoryOptions& o) {
   TORCH_CHECK(std::isfinite(o.lr) && o.lr > 0, "long-memory: lr: expected > 0, got ", o.lr);
   TORCH_CHECK(std::isfinite(o.clip_grad) && o.clip_grad >= 0,
               "long-memory: clip_grad: expected >= 0 (0: off), got ", o.clip_grad);
-  if (o.lstm_init != "chrono") {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(o.lstm_init, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    TORCH_CHECK(used == o.lstm_init.size() && std::isfinite(v),
-                "long-memory: lstm_init: expected chrono or a number, got '", o.lstm_init, "'");
-  }
+  TORCH_CHECK(valid_lstm_init(o.lstm_init),
+              "long-memory: lstm_init: expected chrono or a number, got '", o.lstm_init, "'");
   TORCH_CHECK(o.solved_fraction > 0 && o.solved_fraction < 1,
               "long-memory: solved_fraction: expected in (0, 1), got ", o.solved_fraction);
 }

@@ -26,6 +26,8 @@ enum class MemoryCell {
 std::string to_string(MemoryCell cell);
 /// Parses the names above; throws naming the valid ones otherwise.
 MemoryCell parse_memory_cell(const std::string& name);
+/// Whether `text` is a valid LongMemoryOptions::lstm_init: "chrono" or a finite number.
+bool valid_lstm_init(const std::string& text);
 
 /// One run of the experiment.
 struct LongMemoryOptions {
