@@ -15,6 +15,9 @@
 #include <csignal>
 #include <cmath>
 #include <fstream>
+#include <sstream>
+
+#include <unistd.h>
 
 namespace seqtorch::train {
 namespace {
@@ -295,6 +298,31 @@ TEST(Trainer, LogsGradNormBeforeClippingAndRates) {
   const auto p = ls[0].find("\"grad_norm\":") + 12;
   EXPECT_GT(std::stod(ls[0].substr(p)), 1e-2) << "the norm logged is the one before clipping";
   EXPECT_NE(ls[4].find("\"split\":\"val\""), std::string::npos);
+}
+
+// Off a terminal (ctest captures stderr): a progress line at most every progress_every_s seconds,
+// and one per evaluation (the old behaviour, a line every log_every steps, filled logs).
+TEST(Trainer, ProgressOffATerminalIsOneLinePerIntervalAndOnePerEvaluation) {
+  ASSERT_EQ(::isatty(STDERR_FILENO), 0) << "run with stderr redirected";
+  auto count = [](const std::string& text, const std::string& start) {
+    int n = 0;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) n += l.rfind(start, 0) == 0;
+    return n;
+  };
+  for (const double every : {1e9, 0.0}) {
+    SumTask task(1);
+    auto opt = make_optimizer(task.params(), adam());
+    LrSchedule sched(0.01, ScheduleOptions{});
+    auto o = quiet("", 2);  // 2 epochs of 8 steps, an evaluation after each
+    o.quiet = false;
+    o.progress_every_s = every;
+    ::testing::internal::CaptureStderr();
+    train(task, *opt, sched, o);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(count(err, "eval step "), 2) << err;
+    EXPECT_EQ(count(err, "epoch "), every > 0 ? 0 : 16) << err;
+  }
 }
 
 // ---- on a GPU: steps queued with their skip decided on the device (DeviceStep) ----------------

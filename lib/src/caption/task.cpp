@@ -89,7 +89,8 @@ CaptionTask::CaptionTask(CaptionModel model, torch::Tensor train_images, std::ve
                          const TaskOptions& options, torch::Device device)
     : model_(std::move(model)), train_images_(std::move(train_images)), valid_images_(std::move(valid_images)),
       train_(std::move(train)), valid_references_(std::move(valid_references)), options_(options), device_(device),
-      order_(train_.size(), options.batch_size, options.seed) {
+      order_(train_.size(), options.batch_size * options.shard.world_size, options.seed) {
+  options.shard.check();
   TORCH_CHECK(model_->captioner, "caption task: the model is the alignment model, not a captioner");
   TORCH_CHECK(options.batch_size >= 1, "batch-size: expected >= 1, got ", options.batch_size);
   TORCH_CHECK(options.label_smoothing >= 0 && options.label_smoothing < 1,
@@ -110,7 +111,10 @@ void CaptionTask::start_epoch(int64_t epoch) {
 }
 
 train::StepLoss CaptionTask::train_loss(int64_t epoch, int64_t index) {
-  const auto idx = order_.batch(epoch, index);
+  const auto all = order_.batch(epoch, index);  // the global batch; this process's part of it:
+  const auto part = options_.shard.part(static_cast<int64_t>(all.size()));
+  if (part.size() == 0) return {torch::Tensor(), 0};
+  const std::vector<int64_t> idx(all.begin() + part.begin, all.begin() + part.end);
   const auto batch = make_batch(train_images_, train_, idx, device_);
   return {caption_loss(model_, batch, options_.label_smoothing, options_.attention_regularizer), static_cast<int64_t>(idx.size())};
 }

@@ -21,11 +21,12 @@ PreparedSeries prepare_series(const data::Series& series, double val_fraction,
 }
 
 WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split,
-                       int64_t batch_size, uint64_t seed, torch::Device device)
-    : model_(std::move(model)), scaled_(std::move(scaled)), batch_size_(batch_size), seed_(seed),
-      device_(device) {
+                       int64_t batch_size, uint64_t seed, torch::Device device, train::Shard shard)
+    : model_(std::move(model)), scaled_(std::move(scaled)), batch_size_(batch_size * shard.world_size),
+      seed_(seed), shard_(shard), device_(device) {
   const int64_t L = model_->options.window(), H = model_->options.horizon();
   TORCH_CHECK(batch_size >= 1, "batch-size: expected >= 1, got ", batch_size);
+  shard.check();
   const int64_t n_train = split.train - L - H + 1;
   TORCH_CHECK(n_train >= 1, "the training part has ", split.train,
               " steps, fewer than window + horizon = ", L + H,
@@ -57,10 +58,12 @@ void WindowTask::start_epoch(int64_t epoch) {
 }
 
 train::StepLoss WindowTask::train_loss(int64_t, int64_t index) {
+  // Global batch `index` of the epoch's order (the same on every process), then this process's part.
   const int64_t begin = index * batch_size_;
-  const int64_t n = std::min(batch_size_, train_windows() - begin);
-  auto [x, y] = gather(train_starts_.index_select(0, order_.narrow(0, begin, n)));
-  return {model_->loss(x, y), n};
+  const auto part = shard_.part(std::min(batch_size_, train_windows() - begin));
+  if (part.size() == 0) return {torch::Tensor(), 0};
+  auto [x, y] = gather(train_starts_.index_select(0, order_.narrow(0, begin + part.begin, part.size())));
+  return {model_->loss(x, y), part.size()};
 }
 
 std::map<std::string, double> WindowTask::evaluate() {

@@ -8,16 +8,20 @@
 namespace seqtorch::textgen {
 
 StreamTask::StreamTask(CharModel model, const torch::Tensor& train_ids, torch::Tensor val_ids,
-                       int64_t batch_size, int64_t seq_len, torch::Device device)
+                       int64_t batch_size, int64_t seq_len, torch::Device device, train::Shard shard)
     : model_(std::move(model)), val_(std::move(val_ids)), seq_len_(seq_len), device_(device) {
   TORCH_CHECK(seq_len >= 1, "seq-len: expected >= 1, got ", seq_len);
   TORCH_CHECK(batch_size >= 1, "batch-size: expected >= 1, got ", batch_size);
-  TORCH_CHECK(train_ids.numel() >= batch_size * (seq_len + 1), "the training text has ",
+  shard.check();
+  const int64_t streams = batch_size * shard.world_size;
+  TORCH_CHECK(train_ids.numel() >= streams * (seq_len + 1), "the training text has ",
               train_ids.numel(), " symbols, fewer than one batch of sequences (batch-size ",
-              batch_size, " x (seq-len ", seq_len, " + 1) = ", batch_size * (seq_len + 1), ")");
+              batch_size, (shard.world_size > 1 ? " x " + std::to_string(shard.world_size) + " processes" : std::string()),
+              " x (seq-len ", seq_len, " + 1) = ", streams * (seq_len + 1), ")");
   TORCH_CHECK(val_.numel() >= 2, "the validation text has ", val_.numel(),
               " symbols; raise --val-fraction or give a longer text");
-  data_ = data::batchify(train_ids, batch_size).to(device);
+  // All processes' streams, then this process's rows of them.
+  data_ = data::batchify(train_ids, streams).narrow(0, shard.rank * batch_size, batch_size).to(device);
 }
 
 int64_t StreamTask::batches_per_epoch() { return (data_.size(1) - 1 + seq_len_ - 1) / seq_len_; }

@@ -38,14 +38,20 @@ std::string format_duration(double s) {
   return buf;
 }
 
-// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise, nothing when quiet.
+// Progress on stderr: a redrawn bar on a terminal; otherwise a plain line at most every
+// `every_s` seconds (logs stay short); evaluation lines always; nothing when quiet.
 class Progress {
  public:
-  Progress(bool quiet, std::string items_name)
-      : quiet_(quiet), tty_(::isatty(STDERR_FILENO) != 0), items_(std::move(items_name)) {}
+  Progress(bool quiet, std::string items_name, double every_s)
+      : quiet_(quiet), tty_(::isatty(STDERR_FILENO) != 0), items_(std::move(items_name)),
+        every_s_(every_s), last_line_(Clock::now()) {}
   void update(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches, double loss,
-              double lr, double rate, double eta_s, bool log_line) {
-    if (quiet_ || (!tty_ && !log_line)) return;
+              double lr, double rate, double eta_s) {
+    if (quiet_) return;
+    if (!tty_) {
+      if (seconds_since(last_line_) < every_s_) return;
+      last_line_ = Clock::now();
+    }
     const int width = 24;
     const int filled = batches > 0 ? static_cast<int>(width * batch / batches) : 0;
     std::fprintf(stderr, "%sepoch %lld/%lld [%s%s] %lld/%lld loss %.4f lr %.3g %.0f %s/s ETA %s%s",
@@ -62,6 +68,7 @@ class Progress {
     std::fprintf(stderr, "%s%s\n", drawn_ ? "\r\033[K" : "", line.c_str());
     std::fflush(stderr);
     drawn_ = false;
+    last_line_ = Clock::now();
   }
   ~Progress() {
     if (drawn_) std::fprintf(stderr, "\n");
@@ -70,6 +77,8 @@ class Progress {
  private:
   bool quiet_, tty_, drawn_ = false;
   std::string items_;
+  double every_s_;
+  Clock::time_point last_line_;
 };
 
 bool improves(double value, double best, bool lower_is_better) {
@@ -113,6 +122,9 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   TORCH_CHECK(o.max_bad_steps >= 1, "train: max_bad_steps: expected >= 1, got ", o.max_bad_steps);
   TORCH_CHECK(o.log_every >= 1, "train: log_every: expected >= 1, got ", o.log_every);
   TORCH_CHECK(!o.resume || !o.out_dir.empty(), "train: resume needs a run folder (out_dir)");
+  TORCH_CHECK(o.progress_every_s >= 0, "train: progress_every_s: expected >= 0, got ", o.progress_every_s);
+  Parallel* const parallel = o.parallel;
+  const bool writes = parallel == nullptr || parallel->rank() == 0;  // only rank 0 writes
   torch::nn::Module& model = task.model();
   const auto params = model.parameters();
   const auto t0 = Clock::now();
@@ -131,13 +143,21 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     info.config = o.config;
   }
   result.best_metric = info.best_metric;
+  if (parallel) {
+    // Every rank starts from rank 0's weights (after a resume they are equal already; a fresh
+    // model may have been initialised from another seed).
+    std::vector<torch::Tensor> state = model.parameters();
+    for (const auto& b : model.buffers()) state.push_back(b);
+    parallel->broadcast_from_first(state);
+  }
 
   // How steps run. On a GPU with Adam or AdamW the optimiser step is queued with a device-side
   // skip flag (DeviceStep) and its outcome is read one step later, when the next step's work is
   // already queued: the GPU never waits for the host. Elsewhere the host reads the loss and the
   // norm and decides (free on the CPU).
   std::optional<DeviceStep> device_step;
-  if (!o.synchronous_steps && DeviceStep::supports(optimizer)) device_step.emplace(optimizer);
+  if (!o.synchronous_steps && parallel == nullptr && DeviceStep::supports(optimizer))
+    device_step.emplace(optimizer);
   std::optional<PendingStep> pending;
   std::vector<torch::Tensor> pinned;  // two host buffers for the statistics, used in turn
   int64_t launched = 0;
@@ -146,7 +166,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
       pinned.push_back(torch::empty({3}, torch::TensorOptions(torch::kDouble).pinned_memory(true)));
 
   std::ofstream log;
-  if (!o.out_dir.empty()) {
+  if (!o.out_dir.empty() && writes) {
     util::create_directories(o.out_dir);
     const auto log_path = util::join_path(o.out_dir, "metrics.jsonl");
     log.open(log_path, o.resume ? std::ios::app : std::ios::trunc);
@@ -155,11 +175,11 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   auto write_log = [&](const util::JsonObject& line) {
     if (log.is_open()) log << line.str() << "\n" << std::flush;
   };
-  Progress progress(o.quiet, o.items_name);
+  Progress progress(o.quiet || !writes, o.items_name, o.progress_every_s);
   double outside_steps_s = 0;  // evaluation and checkpoints: not training throughput
 
   auto save = [&](const std::string& path) {
-    if (o.out_dir.empty()) return;
+    if (o.out_dir.empty() || !writes) return;
     const auto start = Clock::now();
     if (device_step) device_step->write_back();
     info.schedule_state = schedule.state();
@@ -170,6 +190,8 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   int64_t step = info.step;
   int64_t consecutive_bad = 0;
   int64_t window_items = 0;
+  int64_t window_steps = 0;
+  double window_comm_ms = 0;  // data-parallel: time in the gradient hook's collectives
   int64_t processed = 0;  // micro-batches run by this process, for the ETA
   auto window_start = Clock::now();
 
@@ -182,6 +204,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
       torch::NoGradGuard no_grad;
       metrics = task.evaluate();
     }
+    if (parallel) metrics = agree_on_metrics(*parallel, metrics);
     model.train();
     auto it = metrics.find(o.metric);
     TORCH_CHECK(it != metrics.end(), "train: the validation metrics lack '", o.metric,
@@ -206,6 +229,8 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     outside_steps_s += seconds_since(start);
     if (better) save(best_path);
     window_items = 0;  // the throughput window restarts after the evaluation
+    window_steps = 0;
+    window_comm_ms = 0;
     window_start = Clock::now();
     if (!std::isnan(o.stop_at) && (o.lower_is_better ? value <= o.stop_at : value >= o.stop_at))
       result.reached_target = true;
@@ -233,23 +258,30 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     }
     consecutive_bad = 0;
     ++step;
+    ++window_steps;
     info.step = step;
     const bool log_line = step % o.log_every == 0;
     const double window_s = seconds_since(window_start);
     const double rate = window_s > 0 ? static_cast<double>(window_items) / window_s : 0.0;
     if (log_line) {
-      write_log(util::JsonObject()
-                    .add("split", "train").add("step", step).add("epoch", s.epoch)
-                    .add("loss", s.loss).add("lr", s.lr).add("grad_norm", s.grad_norm)
-                    .add(o.items_name + "_per_s", rate).add("elapsed_s", seconds_since(t0)));
+      util::JsonObject line;
+      line.add("split", "train").add("step", step).add("epoch", s.epoch)
+          .add("loss", s.loss).add("lr", s.lr).add("grad_norm", s.grad_norm)
+          .add(o.items_name + "_per_s", rate).add("elapsed_s", seconds_since(t0));
+      if (parallel)  // items and rate above are this process's; the world's is world_size x
+        line.add("world_size", parallel->world_size())
+            .add("allreduce_ms_per_step", window_comm_ms / std::max<int64_t>(1, window_steps));
+      write_log(line);
     }
     const double batch_rate = static_cast<double>(processed) / std::max(1e-9, seconds_since(t0));
     const double eta =
         batch_rate > 0 ? static_cast<double>((o.epochs - s.epoch) * s.batches - s.batch) / batch_rate
                        : -1;
-    progress.update(s.epoch, o.epochs, s.batch, s.batches, s.loss, s.lr, rate, eta, log_line);
+    progress.update(s.epoch, o.epochs, s.batch, s.batches, s.loss, s.lr, rate, eta);
     if (log_line) {
       window_items = 0;
+      window_steps = 0;
+      window_comm_ms = 0;
       window_start = Clock::now();
     }
   };
@@ -263,6 +295,8 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   model.train();
   int64_t last_eval_step = step;
   bool stop = false;
+  int agreed_signal = 0;
+  bool agreed_out_of_time = false;
   int64_t epoch = info.epoch;
   for (; epoch < o.epochs && !stop; ++epoch) {
     task.start_epoch(epoch);
@@ -275,10 +309,17 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
       const int64_t micro = std::min(o.accumulation, batches - b);
       double loss_sum = 0;      // synchronous steps: on the host
       torch::Tensor loss_dev;   // device steps: where the loss is
+      int64_t step_items = 0, step_parts = 0;
       for (int64_t m = 0; m < micro; ++m) {
         StepLoss sl = task.train_loss(epoch, b + m);
+        window_items += sl.items;
+        result.items += sl.items;
+        step_items += sl.items;
+        // Data-parallel: this process's part of a small last batch may be empty.
+        if (parallel && sl.items == 0 && !sl.loss.defined()) continue;
         TORCH_CHECK(sl.loss.defined() && sl.loss.numel() == 1,
                     "train: the task's loss must be a scalar");
+        ++step_parts;
         (sl.loss / static_cast<double>(micro)).backward();
         if (device_step) {
           const auto l = sl.loss.detach().reshape({}).to(torch::kDouble);
@@ -286,8 +327,6 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
         } else {
           loss_sum += sl.loss.item<double>();
         }
-        window_items += sl.items;
-        result.items += sl.items;
       }
       b += micro;
       processed += micro;
@@ -319,6 +358,19 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
         outcome.lr = schedule.lr(step);
         set_learning_rate(optimizer, outcome.lr);
         outcome.loss = loss_sum / static_cast<double>(micro);
+        if (parallel) {
+          // The hook: gradients averaged over the processes; loss, skip and stop agreed on.
+          StepAgreement agreement;
+          agreement.loss = step_parts > 0 ? loss_sum / static_cast<double>(step_parts) : 0.0;
+          agreement.items = step_items;
+          agreement.signal = util::stop_requested();
+          agreement.out_of_time = o.time_budget_s > 0 && seconds_since(t0) >= o.time_budget_s;
+          parallel->after_backward(params, agreement);
+          window_comm_ms += parallel->take_communication_ms();
+          outcome.loss = agreement.loss;
+          agreed_signal = agreement.signal;
+          agreed_out_of_time = agreement.out_of_time;
+        }
         outcome.grad_norm = nn::clip_grad_norm_(params, o.clip_grad_norm);
         outcome.applied = std::isfinite(outcome.loss) && std::isfinite(outcome.grad_norm);
         if (outcome.applied) {
@@ -336,12 +388,13 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
           stop = true;
         }
       }
-      if (const int sig = util::stop_requested()) {
+      // Data-parallel processes stop together, on what they agreed on in the step.
+      if (const int sig = parallel ? agreed_signal : util::stop_requested()) {
         result.signal = sig;
         stop = true;
       }
       if (o.max_steps > 0 && step >= o.max_steps) stop = true;
-      if (o.time_budget_s > 0 && seconds_since(t0) >= o.time_budget_s) {
+      if (parallel ? agreed_out_of_time : o.time_budget_s > 0 && seconds_since(t0) >= o.time_budget_s) {
         result.out_of_time = true;
         stop = true;
       }
@@ -366,6 +419,8 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   }
   result.epochs = info.epoch;
   result.steps = step;
+  // Items of all processes: items / step_seconds is then the whole job's throughput.
+  if (parallel) result.items = static_cast<int64_t>(parallel->all_sum({static_cast<double>(result.items)})[0]);
   result.best_metric = info.best_metric;
   result.elapsed_s = seconds_since(t0);
   result.step_seconds = std::max(0.0, result.elapsed_s - outside_steps_s);

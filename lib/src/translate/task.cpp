@@ -66,6 +66,7 @@ TranslationTask::TranslationTask(TranslationModel model, std::vector<EncodedPair
     : model_(std::move(model)), train_(std::move(train)), valid_(std::move(valid)),
       valid_text_(std::move(valid_text)), options_(options), device_(device) {
   TORCH_CHECK(options.batch_size >= 1, "batch-size: expected >= 1, got ", options.batch_size);
+  options.shard.check();
   TORCH_CHECK(options.label_smoothing >= 0 && options.label_smoothing < 1,
               "label-smoothing: expected in [0, 1), got ", options.label_smoothing);
   TORCH_CHECK(options.teacher_forcing >= 0 && options.teacher_forcing <= 1,
@@ -86,7 +87,8 @@ void TranslationTask::order_batches(int64_t epoch) {
   std::vector<int64_t> order(train_.size());
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  const size_t chunk = static_cast<size_t>(options_.batch_size) * 50;
+  const size_t global = static_cast<size_t>(options_.batch_size * options_.shard.world_size);
+  const size_t chunk = global * 50;
   for (size_t at = 0; at < order.size(); at += chunk) {
     auto end = order.begin() + std::min(order.size(), at + chunk);
     std::stable_sort(order.begin() + at, end, [&](int64_t a, int64_t b) {
@@ -94,8 +96,8 @@ void TranslationTask::order_batches(int64_t epoch) {
     });
   }
   batches_.clear();
-  for (size_t at = 0; at < order.size(); at += options_.batch_size)
-    batches_.emplace_back(order.begin() + at, order.begin() + std::min(order.size(), at + options_.batch_size));
+  for (size_t at = 0; at < order.size(); at += global)
+    batches_.emplace_back(order.begin() + at, order.begin() + std::min(order.size(), at + global));
   std::shuffle(batches_.begin(), batches_.end(), rng);
 }
 
@@ -103,7 +105,10 @@ void TranslationTask::start_epoch(int64_t epoch) { order_batches(epoch); }
 
 train::StepLoss TranslationTask::train_loss(int64_t epoch, int64_t index) {
   order_batches(epoch);
-  const Batch b = make_batch(train_, batches_.at(index), device_);
+  const auto& all = batches_.at(index);  // the global batch; this process's part of it:
+  const auto part = options_.shard.part(static_cast<int64_t>(all.size()));
+  if (part.size() == 0) return {torch::Tensor(), 0};
+  const Batch b = make_batch(train_, std::vector<int64_t>(all.begin() + part.begin, all.begin() + part.end), device_);
   auto features = model_->seq2seq->features(b.source, b.lengths, b.target_in, options_.teacher_forcing);
   // Only the real target tokens go through the output layer (padding never reaches the loss).
   const auto target = b.target_out.reshape({-1});

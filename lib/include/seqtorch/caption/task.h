@@ -46,6 +46,9 @@ class EpochOrder {
 
 struct TaskOptions {
   int64_t batch_size = 32;
+  /// Data-parallel place: batches of batch_size x world_size captions, this process trains on
+  /// part `rank` of each.
+  train::Shard shard;
   double label_smoothing = 0.1;
   /// lambda of the attention regulariser (attend decoder only).
   double attention_regularizer = 1.0;

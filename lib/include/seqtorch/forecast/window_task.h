@@ -26,10 +26,12 @@ PreparedSeries prepare_series(const data::Series& series, double val_fraction,
 
 class WindowTask : public train::TrainTask {
  public:
-  /// scaled: the scaled series [N, C+K]; split: its parts. Throws when the training part has no
-  /// full window + horizon or the validation part is shorter than the horizon.
+  /// scaled: the scaled series [N, C+K]; split: its parts; batch_size: windows per process (a
+  /// global batch is batch_size x shard.world_size windows, of which this process trains on part
+  /// shard.rank). Throws when the training part has no full window + horizon or the validation
+  /// part is shorter than the horizon.
   WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split, int64_t batch_size,
-             uint64_t seed, torch::Device device);
+             uint64_t seed, torch::Device device, train::Shard shard = {});
   torch::nn::Module& model() override { return *model_; }
   int64_t batches_per_epoch() override;
   void start_epoch(int64_t epoch) override;
@@ -45,8 +47,9 @@ class WindowTask : public train::TrainTask {
 
   Forecaster model_;
   torch::Tensor scaled_, train_starts_, val_starts_, order_;
-  int64_t batch_size_;
+  int64_t batch_size_;  // global: per process x world size
   uint64_t seed_;
+  train::Shard shard_;
   torch::Device device_;
 };
 

@@ -9,10 +9,12 @@ namespace seqtorch::textgen {
 
 class StreamTask : public train::TrainTask {
  public:
-  /// train_ids, val_ids: [N] int64. Throws if the training text is shorter than one batch of
-  /// sequences (B * (T + 1) symbols).
+  /// train_ids, val_ids: [N] int64; batch_size: streams per process. The text is cut into
+  /// batch_size x shard.world_size streams, of which this process reads its batch_size
+  /// (shard.rank's). Throws if the training text is shorter than one batch of sequences of all
+  /// processes (B * world size * (T + 1) symbols).
   StreamTask(CharModel model, const torch::Tensor& train_ids, torch::Tensor val_ids,
-             int64_t batch_size, int64_t seq_len, torch::Device device);
+             int64_t batch_size, int64_t seq_len, torch::Device device, train::Shard shard = {});
   torch::nn::Module& model() override { return *model_; }
   int64_t batches_per_epoch() override;
   /// Resets the carried state: each epoch starts the streams afresh.

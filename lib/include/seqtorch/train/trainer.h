@@ -3,6 +3,7 @@
 // its loss and its validation metrics); the engine runs epochs, optimiser steps with gradient
 // accumulation, the learning-rate schedule, clipping, non-finite-step handling, evaluation,
 // best-model keeping, early stopping, checkpoints with exact resume, logs and progress.
+#include <seqtorch/train/parallel.h>
 #include <seqtorch/train/schedule.h>
 
 #include <torch/nn/module.h>
@@ -36,7 +37,9 @@ class TrainTask {
   /// not on call history, for resume to be exact.
   virtual void start_epoch(int64_t /*epoch*/) {}
   /// Forward and loss of micro-batch `index` (0-based) of `epoch` (0-based). The engine runs
-  /// backward.
+  /// backward. In data-parallel training (TrainerOptions::parallel) the micro-batch is this
+  /// process's part of the global batch `index` (train::Shard); a part with no items returns
+  /// items 0 and an undefined loss.
   virtual StepLoss train_loss(int64_t epoch, int64_t index) = 0;
   /// Validation metrics, run in eval mode without gradients. Must contain the metric the
   /// engine watches (TrainerOptions::metric).
@@ -87,6 +90,17 @@ struct TrainerOptions {
   bool resume = false;
   /// No progress output.
   bool quiet = false;
+  /// When stderr is not a terminal (a log file, torchrun's prefixed output): at most one plain
+  /// progress line per this many seconds, besides one per evaluation.
+  double progress_every_s = 30;
+  /// Data-parallel processes (train/distributed.h), or null: this process alone. With them, rank
+  /// 0's parameters are broadcast at the start; after each step's backward passes the hook
+  /// (Parallel::after_backward) averages the gradients over the processes, weighted by items, and
+  /// the processes agree on the loss, on skipping a non-finite step and on stopping (signal, time
+  /// budget); validation metrics are averaged, so every process picks the same best model and stops
+  /// at the same step. Only rank 0 writes (checkpoints, metrics.jsonl, progress); on resume every
+  /// rank reads out_dir/checkpoints/last.pt. Steps are decided on the host (synchronous_steps).
+  Parallel* parallel = nullptr;
   /// What StepLoss::items counts: "samples" or "tokens" (names the rate field, e.g. tokens_per_s).
   std::string items_name = "samples";
 };
@@ -111,7 +125,8 @@ struct TrainResult {
   /// Wall time of the call, and of the training steps alone (without evaluations and
   /// checkpoints), seconds.
   double elapsed_s = 0, step_seconds = 0;
-  /// Items (StepLoss::items) trained on by this call: items / step_seconds is the throughput.
+  /// Items (StepLoss::items) trained on by this call, by all data-parallel processes together:
+  /// items / step_seconds is the throughput.
   int64_t items = 0;
 };
 

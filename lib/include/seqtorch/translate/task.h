@@ -33,6 +33,9 @@ struct TaskOptions {
   int64_t decode_sentences = 200;
   /// Seed of the batch order.
   uint64_t seed = 1;
+  /// Data-parallel place: batches of batch_size x world_size pairs, this process trains on part
+  /// `rank` of each.
+  train::Shard shard;
 };
 
 class TranslationTask : public train::TrainTask {
