@@ -15,7 +15,7 @@
 #       (nothing is installed); without it the system's fmt, Boost and GoogleTest are used.
 #       --libtorch: a LibTorch prefix (default: $PYTHON's torch.utils.cmake_prefix_path).
 #       --quick: no speed comparison. --only LIST: after the build, only these steps (comma-
-#       separated: suite, cuda, textgen, forecast, translate, caption, speed, profile). PYTHON: the Python with torch (default: python3).
+#       separated: suite, cuda, textgen, forecast, translate, caption, dist, speed, profile). PYTHON: the Python with torch (default: python3).
 # Exit status 0 only when every step passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +71,13 @@ if [ -n "$deps" ]; then
   private=/tmp/seqtorch-deps
   mkdir -p "$private"
   for f in "$deps"/*.deb; do dpkg -x "$f" "$private"; done
+  # zlib1g-dev's libz.so points at /lib/x86_64-linux-gnu/libz.so.1.2.13 by an absolute link,
+  # dangling in the private prefix, so CMake's FindZLIB took the static libz.a (not PIC: the
+  # shared library failed to link). Point it at the unpacked zlib1g and drop the archive.
+  if [ -e "$private/lib/x86_64-linux-gnu/libz.so.1" ]; then
+    ln -sf "$private/lib/x86_64-linux-gnu/libz.so.1" "$private/usr/lib/x86_64-linux-gnu/libz.so"
+    rm -f "$private/usr/lib/x86_64-linux-gnu/libz.a"
+  fi
   prefix_path="$prefix_path;$private/usr"
   export LD_LIBRARY_PATH="$private/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   [ -f "$deps/kjv.txt" ] && corpus="$deps/kjv.txt"
@@ -197,12 +204,43 @@ smoke_caption() {
   peer=$("$py" scripts/bench/peer_caption.py "$scenes" "$scenes/captions_train.json" 200 4 32 64 cuda)
   echo "training speed on the GPU: seqtorch $ours"; echo "PyTorch-Python $peer"
 }
-export -f configure smoke_textgen smoke_forecast smoke_translate smoke_caption
+# Data-parallel: torchrun with one process on the GPU (NCCL where the build found it) against
+# one plain CUDA process on the same batch, for forecast and textgen; then the CPU check of
+# scripts/dist_check.sh (2 processes, Gloo) with this machine's PyTorch and torchrun.
+smoke_dist() {
+  local t=$out/dist app
+  rm -rf "$t"; mkdir -p "$t"
+  grep -h -E "seqtorch: (no )?(NCCL|Gloo)" "$out"/build*.log | sort -u
+  head -c 400000 "$corpus" > "$t/text.txt"
+  local fa=(--device cuda --seed 3 --epochs 3 --hidden-size 32 --window 24 --horizon 6 --eval-every 20 --batch-size 32)
+  local ta=(--device cuda --seed 3 --epochs 1 --max-steps 60 --hidden-size 64 --embedding-size 32 --seq-len 50
+            --text "$t/text.txt" --eval-every 20 --batch-size 16)
+  for app in forecast textgen; do
+    local args=("${fa[@]}")
+    [ "$app" = textgen ] && args=("${ta[@]}")
+    "$bin/seqtorch-$app" train "${args[@]}" --sync-steps --quiet --out "$t/$app-one" | tail -1
+    torchrun --no_python --nproc_per_node=1 --master_port 29517 "$bin/seqtorch-$app" train "${args[@]}" \
+      --out "$t/$app-torchrun" 2> "$t/$app-torchrun.err" | tail -1
+    grep "data-parallel:" "$t/$app-torchrun.err"
+    "$bin/seqtorch-$app" export --out "$t/$app-one" --checkpoint "$t/$app-one/checkpoints/last.pt" --output "$t/$app-one.pt" --quiet
+    "$bin/seqtorch-$app" export --out "$t/$app-torchrun" --checkpoint "$t/$app-torchrun/checkpoints/last.pt" --output "$t/$app-torchrun.pt" --quiet
+    echo "$app: torchrun 1 GPU vs one CUDA process:"
+    "$py" scripts/dist_compare.py "$t/$app-one" "$t/$app-torchrun" "$t/$app-one.pt" "$t/$app-torchrun.pt" || return 1
+  done
+  # CPU processes need Gloo, whose headers pip wheels do not ship.
+  if grep -q "seqtorch: Gloo headers in" "$out"/build*.log; then
+    SEQTORCH_PYTHON=$(command -v "$py") TORCHRUN=$(command -v torchrun) scripts/dist_check.sh --build "$build" --out "$t/cpu"
+  else
+    echo "no Gloo headers in this LibTorch: the CPU check (scripts/dist_check.sh) does not apply here"
+  fi
+}
+export -f configure smoke_textgen smoke_forecast smoke_translate smoke_caption smoke_dist
 export out build bin py corpus prefix_path
 step textgen 300 smoke_textgen
 step forecast 200 smoke_forecast
 step caption 400 smoke_caption
 step translate 300 smoke_translate
+step dist 400 smoke_dist
 
 # --- speed against PyTorch-Python ----------------------------------------------------------
 if [ "$quick" = 0 ] && [ -n "$corpus" ]; then

@@ -200,10 +200,11 @@ int run(int argc, char** argv) {
       std::cerr << kProgram << ": wrote " << n << " scenes to " << f.c.out << " (images/, captions_{train,val,test,all}.json)\n";
     return 0;
   }
-  const torch::Device device = resolve_device(f.c);
+  torch::Device device = resolve_device(f.c);
   const std::string out = f.c.out;
 
   if (parsed.command == "train") {
+    const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     auto train_data = f.dataset(f.captions, "--captions");
     st::data::CaptionDataset valid_data;
     if (!f.valid_captions.empty()) {
@@ -242,8 +243,12 @@ int run(int argc, char** argv) {
     const auto train_images = f.load(train_data, "training");
     const auto valid_images = f.load(valid_data, "validation");
     model->to(device);
+    procs.seed_streams(f.c.seed);
     std::unique_ptr<st::train::TrainTask> task;
     if (align) {
+      // Its ranking loss takes the negatives from the batch: a process's part would change it.
+      if (procs.parallel() != nullptr)
+        throw UsageError("--decoder align: not trained data-parallel (the ranking loss needs the whole batch); run one process");
       st::caption::AlignmentOptions ao;
       ao.batch_size = f.c.batch_size;
       ao.margin = f.margin;
@@ -260,15 +265,16 @@ int run(int argc, char** argv) {
       to.max_length = f.max_length;
       to.finetune_from = f.finetune_from;
       to.seed = f.c.seed;
+      to.shard = procs.shard();
       task = std::make_unique<st::caption::CaptionTask>(model, train_images,
                                                         st::caption::caption_examples(model, references_of(train_data), f.max_length),
                                                         valid_images, references_of(valid_data), to, device);
     }
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task->batches_per_epoch()));
-    st::util::create_directories(out);
-    const std::string config = write_run_config(out, parsed.values);
+    const std::string config = procs.write_run_config(out, parsed.values);
     auto trainer = trainer_options(f.c, "caption", config);
+    trainer.parallel = procs.parallel();
     if (align) {
       trainer.metric = "rsum";
       trainer.lower_is_better = false;
@@ -276,14 +282,14 @@ int run(int argc, char** argv) {
       trainer.metric = "cider";
       trainer.lower_is_better = false;
     }
-    if (!f.c.quiet)
+    if (!f.c.quiet && procs.first())
       std::cerr << kProgram << ": " << train_data.images.size() << " training images (" << train_data.caption_count()
                 << " captions), " << valid_data.images.size() << " validation images; vocabulary " << model->vocab.size()
                 << "; encoder " << (f.backbone.empty() ? "CNN" : "backbone " + f.backbone) << " ("
                 << model->encoder()->feature_size() << " features)\n";
     st::util::install_stop_handlers();
     auto result = st::train::train(*task, *opt, sched, trainer);
-    if (result.signal) return train_exit_code(result);
+    if (result.signal || !procs.first()) return train_exit_code(result);
     auto metrics = result.best_metrics;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);

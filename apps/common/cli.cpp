@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 namespace seqtorch::apps {
 
@@ -52,6 +54,8 @@ po::options_description training_options(CommonOptions& c) {
       ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget, short_text(c.time_budget)), "stop after this many seconds (0: none)")
       ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps), "stop after this many optimiser steps (0: no limit)")
       ("sync-steps", po::value(&c.sync_steps)->default_value(false)->implicit_value(true), "GPU: decide each step's non-finite skip on the host (slower; by default Adam/AdamW skip on the GPU)")
+      ("dist-timeout", po::value(&c.dist_timeout)->default_value(c.dist_timeout, short_text(c.dist_timeout)), "under torchrun: seconds after which a dead or hung rank ends the job with an error")
+      ("dist-backend", po::value(&c.dist_backend)->default_value(c.dist_backend), "under torchrun: auto (NCCL on CUDA where built, else Gloo) | gloo | nccl")
       ("resume", po::value(&c.resume), "DIR: continue the run in DIR from DIR/checkpoints/last.pt, with DIR/config.ini beneath the command line");
   return d;
 }
@@ -353,6 +357,41 @@ nn::CellKind cell_kind(const CommonOptions& c) {
     throw UsageError("--cell: expected rnn, lstm or gru, got '" + c.cell + "'" +
                      suggestion(c.cell, {"rnn", "lstm", "gru"}, ""));
   }
+}
+
+TrainingProcesses::TrainingProcesses(const CommonOptions& c, torch::Device& device) {
+  if (!(c.dist_timeout > 0))
+    throw UsageError("--dist-timeout: expected > 0 seconds, got " + short_text(c.dist_timeout));
+  if (c.dist_backend != "auto" && c.dist_backend != "gloo" && c.dist_backend != "nccl")
+    throw UsageError("--dist-backend: expected auto, gloo or nccl, got '" + c.dist_backend + "'" +
+                     suggestion(c.dist_backend, {"auto", "gloo", "nccl"}, ""));
+  const auto env = train::read_launch_environment([](const char* name) { return std::getenv(name); });
+  if (!env) return;
+  // --threads 0 (all cores) shared by the processes on this machine, not taken by each.
+  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+  if (c.threads == 0 && local_world != nullptr && std::atoi(local_world) > 1)
+    util::set_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::atoi(local_world)));
+  if (device.is_cuda() && c.device.find(':') == std::string::npos)
+    device = util::use_device(util::parse_device("cuda:" + std::to_string(env->local_rank)));
+  train::DataParallelOptions o;
+  o.timeout = std::chrono::milliseconds(static_cast<int64_t>(c.dist_timeout * 1000));
+  o.backend = c.dist_backend;
+  group_ = std::make_unique<train::DataParallel>(*env, device, o);
+  if (first() && !c.quiet)
+    std::cerr << "data-parallel: " << env->world_size << (env->world_size == 1 ? " process (" : " processes (")
+              << group_->backend() << "), "
+              << c.batch_size << " x " << env->world_size << " = " << c.batch_size * env->world_size
+              << " per global batch\n";
+}
+
+void TrainingProcesses::seed_streams(uint64_t seed) const {
+  if (group_ && group_->rank() > 0) util::seed_everything(seed + 1000003ull * static_cast<uint64_t>(group_->rank()));
+}
+
+std::string TrainingProcesses::write_run_config(const std::string& out_dir, const po::variables_map& values) const {
+  if (!first()) return effective_config(values);
+  util::create_directories(out_dir);
+  return apps::write_run_config(out_dir, values);
 }
 
 std::string write_run_config(const std::string& out_dir, const po::variables_map& values) {

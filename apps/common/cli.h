@@ -7,6 +7,7 @@
 //           missing value
 //   exit 128 + signal  training stopped by SIGINT / SIGTERM after writing last.pt
 #include <seqtorch/nn/cells.h>
+#include <seqtorch/train/distributed.h>
 #include <seqtorch/train/optimizer.h>
 #include <seqtorch/train/schedule.h>
 #include <seqtorch/train/trainer.h>
@@ -15,6 +16,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -54,6 +56,9 @@ struct CommonOptions {
   double time_budget = 0;
   int64_t max_steps = 0;
   bool sync_steps = false;
+  // data-parallel (under torchrun)
+  double dist_timeout = 300;
+  std::string dist_backend = "auto";
   // model
   std::string cell = "lstm";
   int64_t hidden_size = 128;
@@ -138,6 +143,30 @@ nn::CellKind cell_kind(const CommonOptions& c);
 /// Writes DIR/config.ini (atomically): the effective configuration, so `--config DIR/config.ini`
 /// repeats the run. Returns the text written.
 std::string write_run_config(const std::string& out_dir, const po::variables_map& values);
+
+/// The processes of a training run: this one alone, or, under torchrun (WORLD_SIZE and the other
+/// launch variables set), a data-parallel group on c10d (train/distributed.h). Only the first
+/// (rank 0) writes the run folder and prints; the others train their shard and exit.
+class TrainingProcesses {
+ public:
+  /// Joins the group the launch variables describe (blocks until all ranks have joined, or
+  /// --dist-timeout passes); without them, nothing. Under torchrun a CUDA `device` named without
+  /// an index (--device auto or cuda) becomes cuda:LOCAL_RANK, made current.
+  TrainingProcesses(const CommonOptions& c, torch::Device& device);
+  /// Rank 0, or the only process.
+  bool first() const { return !group_ || group_->rank() == 0; }
+  train::Shard shard() const { return group_ ? group_->shard() : train::Shard{}; }
+  /// For TrainerOptions::parallel (null: one process).
+  train::Parallel* parallel() const { return group_.get(); }
+  /// After the model is built (from the same seed everywhere; rank 0's weights are broadcast
+  /// anyway): gives every rank but 0 its own random stream, so dropout masks differ by rank.
+  void seed_streams(uint64_t seed) const;
+  /// write_run_config on the first process only; every process gets the text.
+  std::string write_run_config(const std::string& out_dir, const po::variables_map& values) const;
+
+ private:
+  std::unique_ptr<train::DataParallel> group_;
+};
 
 /// The exit code of a training run: 128 + signal when SIGINT / SIGTERM stopped it (130, 143),
 /// else 0.

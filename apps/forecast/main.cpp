@@ -116,24 +116,27 @@ int run(int argc, char** argv) {
   }
   st::util::set_threads(f.c.threads);
   st::util::seed_everything(f.c.seed);
-  const torch::Device device = resolve_device(f.c);
+  torch::Device device = resolve_device(f.c);
   const std::string out = f.c.out;
 
   if (parsed.command == "train") {
+    const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto series = st::forecast::load_series(f.series());
     const auto prep = st::forecast::prepare_series(series, f.val_fraction, f.test_fraction,
                                                    st::data::parse_scaler_kind(f.scaler), f.window, f.horizon);
     st::forecast::Forecaster model(f.model(series.targets, series.values.size(1) - series.targets));
     model->set_scaler(prep.scaler);
     model->to(device);
-    st::forecast::WindowTask task(model, prep.scaled, prep.split, f.c.batch_size, f.c.seed, device);
+    procs.seed_streams(f.c.seed);
+    st::forecast::WindowTask task(model, prep.scaled, prep.split, f.c.batch_size, f.c.seed, device, procs.shard());
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
-    st::util::create_directories(out);
-    const std::string config = write_run_config(out, parsed.values);
+    const std::string config = procs.write_run_config(out, parsed.values);
+    auto to = trainer_options(f.c, "forecast", config);
+    to.parallel = procs.parallel();
     st::util::install_stop_handlers();
-    auto result = st::train::train(task, *opt, sched, trainer_options(f.c, "forecast", config));
-    if (result.signal) return train_exit_code(result);
+    auto result = st::train::train(task, *opt, sched, to);
+    if (result.signal || !procs.first()) return train_exit_code(result);
     st::train::load_checkpoint(st::util::join_path(out, "checkpoints/best.pt"), "forecast", *model, nullptr, false);
     auto metrics = test_metrics(st::forecast::backtest(model, series.values, prep.split.train + prep.split.val, f.season, device));
     metrics["val_loss"] = result.best_metric;

@@ -94,23 +94,25 @@ int run(int argc, char** argv) {
   if (parsed.help) return std::cout << help_text(kProgram, commands, parsed.command), 0;
   st::util::set_threads(f.c.threads);
   st::util::seed_everything(f.c.seed);
-  const torch::Device device = resolve_device(f.c);
+  torch::Device device = resolve_device(f.c);
   const std::string out = f.c.out;
 
   if (parsed.command == "train") {
+    const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto corpus = st::textgen::load_corpus(f.text_path(), f.bytes, f.val_fraction);
     st::textgen::CharModel model(f.model(corpus.vocab.size()), corpus.vocab);
     model->to(device);
-    st::textgen::StreamTask task(model, corpus.train, corpus.val, f.c.batch_size, f.seq_len, device);
+    procs.seed_streams(f.c.seed);
+    st::textgen::StreamTask task(model, corpus.train, corpus.val, f.c.batch_size, f.seq_len, device, procs.shard());
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
-    st::util::create_directories(out);
-    const std::string config = write_run_config(out, parsed.values);
+    const std::string config = procs.write_run_config(out, parsed.values);
     auto to = trainer_options(f.c, "textgen", config);
     to.items_name = "tokens";
+    to.parallel = procs.parallel();
     st::util::install_stop_handlers();
     auto result = st::train::train(task, *opt, sched, to);
-    if (result.signal) return train_exit_code(result);
+    if (result.signal || !procs.first()) return train_exit_code(result);
     auto metrics = result.best_metrics;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);

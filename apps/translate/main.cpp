@@ -209,10 +209,11 @@ int run(int argc, char** argv) {
     }
     return 0;
   }
-  const torch::Device device = resolve_device(f.c);
+  torch::Device device = resolve_device(f.c);
   const std::string out = f.c.out;
 
   if (parsed.command == "train") {
+    const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     auto train_pairs = f.pairs(st::data::ToySplit::train, f.c.seed);
     std::vector<st::data::SentencePair> valid_pairs;
     if (!f.valid.empty()) {
@@ -246,30 +247,32 @@ int run(int argc, char** argv) {
     auto train_encoded = st::translate::encode_pairs(model, train_pairs);
     if (f.max_length > 0) {
       const size_t dropped = st::translate::drop_longer(train_encoded, f.max_length);
-      if (!f.c.quiet) std::cerr << kProgram << ": " << dropped << " training pairs longer than " << f.max_length << " tokens skipped\n";
+      if (!f.c.quiet && procs.first()) std::cerr << kProgram << ": " << dropped << " training pairs longer than " << f.max_length << " tokens skipped\n";
       if (train_encoded.empty()) throw std::runtime_error("--max-length " + std::to_string(f.max_length) + " leaves no training pair");
     }
     model->to(device);
+    procs.seed_streams(f.c.seed);
     st::translate::TaskOptions to;
     to.batch_size = f.c.batch_size;
     to.teacher_forcing = f.teacher_forcing;
     to.label_smoothing = f.label_smoothing;
     to.decode_sentences = f.decode_sentences;
     to.seed = f.c.seed;
+    to.shard = procs.shard();
     st::translate::TranslationTask task(model, std::move(train_encoded), st::translate::encode_pairs(model, valid_pairs), valid_pairs, to, device);
     auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
-    st::util::create_directories(out);
-    const std::string config = write_run_config(out, parsed.values);
+    const std::string config = procs.write_run_config(out, parsed.values);
     auto trainer = trainer_options(f.c, "translate", config);
     trainer.items_name = "tokens";
-    if (!f.c.quiet)
+    trainer.parallel = procs.parallel();
+    if (!f.c.quiet && procs.first())
       std::cerr << kProgram << ": " << train_pairs.size() << " training pairs, " << valid_pairs.size()
                 << " validation pairs; units " << st::data::to_string(units) << "; vocabularies "
                 << model->source_vocab.size() << " / " << model->target_vocab.size() << "\n";
     st::util::install_stop_handlers();
     auto result = st::train::train(task, *opt, sched, trainer);
-    if (result.signal) return train_exit_code(result);
+    if (result.signal || !procs.first()) return train_exit_code(result);
     auto metrics = result.best_metrics;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
