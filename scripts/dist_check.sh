@@ -2,7 +2,8 @@
 # Data-parallel training checked on this machine, 2 processes of 1 thread each:
 #  1. forecast and textgen under torchrun, 2 processes x batch B, against 1 process x batch 2B
 #     with the same seed: the logged losses and the final parameters equal within tolerance
-#     (scripts/dist_compare.py);
+#     (scripts/dist_compare.py); where this PyTorch's torchrun cannot start (Debian 13's: no
+#     libuv), the 2 ranks are started by hand with torchrun's variables, and the script says so;
 #  2. a rank killed (SIGKILL) mid-epoch, and a rank hung (SIGSTOP): the other exits non-zero
 #     within --dist-timeout with one line on stderr, and the last checkpoint still evaluates.
 # With --scaling, also: textgen tokens/s of 1 and 2 processes with the all-reduce time per step
@@ -29,6 +30,35 @@ torchrun=${TORCHRUN:-$(command -v torchrun || echo /usr/bin/torchrun)}
 # --tee 0 (Python 3.11's Flag iteration skips the 0 member, so "0" parses to None); any other
 # value works: stdout to a log file and, teed, to the console; stderr untouched.
 launch=("$torchrun" --no_python --redirects 1 --tee 1 --log_dir "$out/torchrun-logs")
+# Debian 13's PyTorch 2.6 is built without libuv, and its torchrun's own store asks for libuv
+# whatever USE_LIBUV says: torchrun cannot start there. Then the ranks are started by hand with
+# the variables torchrun would set (the C++ side is the same; the launcher is what differs).
+export USE_LIBUV=0
+by_hand=0
+if "$python" -c 'import torch.distributed as d; d.TCPStore("127.0.0.1", 0, 1, True)' 2>&1 | grep -q libuv; then
+  by_hand=1
+  echo "note: this PyTorch's torchrun cannot start (its TCPStore asks for libuv, which this build lacks): ranks started by hand"
+fi
+# run2 PORT ARGS...: 2 processes of ARGS, as torchrun --nproc_per_node=2 would start them (rank 0's
+# stdout to stdout, both stderrs to stderr); fails if either fails.
+run2() {
+  local p=$1; shift
+  if [ "$by_hand" = 0 ]; then
+    "${launch[@]}" --nproc_per_node=2 --master_port "$p" "$@"
+    return
+  fi
+  local pids=() r rc=0
+  for r in 0 1; do
+    if [ "$r" = 0 ]; then
+      WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$@" &
+    else
+      WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$@" > /dev/null &
+    fi
+    pids+=($!)
+  done
+  for r in "${pids[@]}"; do wait "$r" || rc=1; done
+  return $rc
+}
 corpus=$build/corpus/kjv.txt
 [ -z "$out" ] && out=$(mktemp -d /tmp/seqtorch-dist.XXXXXX)
 mkdir -p "$out"
@@ -60,15 +90,14 @@ equal() {  # app B extra-args...
   "$bin/seqtorch-$app" train "$@" --batch-size $((2 * b)) --out "$one" > "$out/$app-1.json" 2> "$out/$app-1.err" ||
     { fail "$app: one process"; cat "$out/$app-1.err"; return; }
   local t1=$SECONDS
-  "${launch[@]}" --nproc_per_node=2 --master_port "$(port)" \
-    "$bin/seqtorch-$app" train "$@" --batch-size "$b" --out "$two" > "$out/$app-2.json" 2> "$out/$app-2.err" ||
-    { fail "$app: torchrun, 2 processes"; tail -5 "$out/$app-2.err"; return; }
+  run2 "$(port)" "$bin/seqtorch-$app" train "$@" --batch-size "$b" --out "$two" > "$out/$app-2.json" 2> "$out/$app-2.err" ||
+    { fail "$app: 2 processes"; tail -5 "$out/$app-2.err"; return; }
   local t2=$SECONDS
   "$bin/seqtorch-$app" export --out "$one" --checkpoint "$one/checkpoints/last.pt" --output "$one.pt" --quiet > /dev/null &&
     "$bin/seqtorch-$app" export --out "$two" --checkpoint "$two/checkpoints/last.pt" --output "$two.pt" --quiet > /dev/null ||
     { fail "$app: export"; return; }
   if "$python" "$root/scripts/dist_compare.py" --rtol 1e-5 --atol 1e-5 "$one" "$two" "$one.pt" "$two.pt" > "$out/$app-compare.json"; then
-    pass "$app: 2 processes x batch $b == 1 process x batch $((2 * b)) (one process $((t1 - t0)) s, torchrun $((t2 - t1)) s): $(cat "$out/$app-compare.json")"
+    pass "$app: 2 processes x batch $b == 1 process x batch $((2 * b)) (one process $((t1 - t0)) s, $([ "$by_hand" = 0 ] && echo torchrun || echo "2 by hand") $((t2 - t1)) s): $(cat "$out/$app-compare.json")"
   else
     fail "$app: 2 x $b differs from 1 x $((2 * b)): $(cat "$out/$app-compare.json")"
   fi
@@ -128,8 +157,7 @@ if [ "$scaling" = 1 ]; then
        --seq-len 100 --text "$out/text.txt" --eval-every 0)
   rm -rf "$out/scale-1" "$out/scale-2"
   "$bin/seqtorch-textgen" train "${big[@]}" --batch-size 64 --out "$out/scale-1" > /dev/null 2>&1
-  "${launch[@]}" --nproc_per_node=2 --master_port "$(port)" "$bin/seqtorch-textgen" train "${big[@]}" \
-    --batch-size 32 --out "$out/scale-2" > /dev/null 2>&1
+  run2 "$(port)" "$bin/seqtorch-textgen" train "${big[@]}" --batch-size 32 --out "$out/scale-2" > /dev/null 2>&1
   "$python" - "$out/scale-1" "$out/scale-2" << 'EOF'
 import json, sys
 for run, procs in ((sys.argv[1], 1), (sys.argv[2], 2)):

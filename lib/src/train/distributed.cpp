@@ -51,6 +51,16 @@ std::string first_line(const std::exception& e) {
   return m.substr(0, m.find('\n'));
 }
 
+// TCPStore's libuv server (the default since LibTorch 2.4) is missing from builds without libuv
+// (Debian's 2.6): use the classic one, enough for any number of ranks seqtorch would see, where
+// the option exists (a no-op for 1.13).
+template <class Options>
+auto classic_store(Options& o, int) -> decltype(o.useLibUV = false, void()) {
+  o.useLibUV = false;
+}
+template <class Options>
+void classic_store(Options&, long) {}
+
 std::string seconds_text(std::chrono::milliseconds t) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", static_cast<double>(t.count()) / 1000.0);
@@ -158,6 +168,7 @@ DataParallel::DataParallel(const LaunchEnvironment& env, torch::Device device, c
   so.numWorkers = static_cast<size_t>(env.world_size);
   so.timeout = options.timeout;
   so.multiTenant = !env.agent_store;
+  classic_store(so, 0);
   c10::intrusive_ptr<c10d::Store> store;
   try {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
@@ -174,9 +185,15 @@ DataParallel::DataParallel(const LaunchEnvironment& env, torch::Device device, c
     if (backend == "gloo") {
 #ifdef SEQTORCH_HAVE_GLOO
       auto o = c10d::ProcessGroupGloo::Options::create(options.timeout);
-      o->devices.push_back(env.gloo_interface.empty()
-                               ? c10d::ProcessGroupGloo::createDefaultDevice()
-                               : c10d::ProcessGroupGloo::createDeviceForInterface(env.gloo_interface));
+      // GLOO_SOCKET_IFNAME names the interface; a rendezvous on the loopback means every rank is
+      // on this machine, so the loopback serves (and the host name need not resolve, which the
+      // default device otherwise warns about); else the address the host name resolves to.
+      const bool loopback = env.master_addr == "localhost" || env.master_addr == "::1" ||
+                            env.master_addr.rfind("127.", 0) == 0;
+      o->devices.push_back(!env.gloo_interface.empty()
+                               ? c10d::ProcessGroupGloo::createDeviceForInterface(env.gloo_interface)
+                           : loopback ? c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr)
+                                      : c10d::ProcessGroupGloo::createDefaultDevice());
       o->threads = 2;
       m.bind(c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, o));
       m.comm = torch::kCPU;
