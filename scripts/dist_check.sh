@@ -26,6 +26,8 @@ done
 bin=$build/bin
 python=${SEQTORCH_PYTHON:-/usr/bin/python3}
 torchrun=${TORCHRUN:-$(command -v torchrun || echo /usr/bin/torchrun)}
+[ -z "$out" ] && out=$(mktemp -d /tmp/seqtorch-dist.XXXXXX)
+mkdir -p "$out"
 # Debian 12's torchrun (PyTorch 1.13 on Python 3.11) fails on its own defaults --redirects 0 and
 # --tee 0 (Python 3.11's Flag iteration skips the 0 member, so "0" parses to None); any other
 # value works: stdout to a log file and, teed, to the console; stderr untouched.
@@ -34,11 +36,6 @@ launch=("$torchrun" --no_python --redirects 1 --tee 1 --log_dir "$out/torchrun-l
 # whatever USE_LIBUV says: torchrun cannot start there. Then the ranks are started by hand with
 # the variables torchrun would set (the C++ side is the same; the launcher is what differs).
 export USE_LIBUV=0
-by_hand=0
-if "$python" -c 'import torch.distributed as d; d.TCPStore("127.0.0.1", 0, 1, True)' 2>&1 | grep -q libuv; then
-  by_hand=1
-  echo "note: this PyTorch's torchrun cannot start (its TCPStore asks for libuv, which this build lacks): ranks started by hand"
-fi
 # run2 PORT ARGS...: 2 processes of ARGS, as torchrun --nproc_per_node=2 would start them (rank 0's
 # stdout to stdout, both stderrs to stderr); fails if either fails.
 run2() {
@@ -60,8 +57,6 @@ run2() {
   return $rc
 }
 corpus=$build/corpus/kjv.txt
-[ -z "$out" ] && out=$(mktemp -d /tmp/seqtorch-dist.XXXXXX)
-mkdir -p "$out"
 failures=0 passed=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; passed=$((passed + 1)); }
@@ -70,6 +65,15 @@ for need in "$bin/seqtorch-forecast" "$bin/seqtorch-textgen" "$torchrun" "$pytho
 done
 # A free port (the kernel's choice), for each launch.
 port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+by_hand=0
+if ! "${launch[@]}" --nproc_per_node=1 --master_port "$(port)" "$(command -v true)" > "$out/torchrun-probe.log" 2>&1; then
+  if grep -q libuv "$out/torchrun-probe.log"; then
+    by_hand=1
+    echo "note: this PyTorch's torchrun cannot start (its TCPStore asks for libuv, which this build lacks): ranks started by hand"
+  else
+    echo "dist_check.sh: $torchrun cannot start a process:" >&2; tail -5 "$out/torchrun-probe.log" >&2; exit 1
+  fi
+fi
 # Text for textgen: the default corpus when built, else generated.
 if [ ! -s "$corpus" ]; then
   corpus=$out/corpus.txt
