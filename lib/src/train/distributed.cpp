@@ -111,7 +111,6 @@ bool nccl_available() {
 struct DataParallel::Impl {
   int rank = 0, world = 1;
   std::string backend;
-  torch::Device device{torch::kCPU};  // where the model is
   torch::Device comm{torch::kCPU};    // where the collectives' tensors must be
   DataParallelOptions options;
   std::function<WorkPtr(std::vector<at::Tensor>&, const c10d::AllreduceOptions&)> allreduce;
@@ -148,7 +147,6 @@ DataParallel::DataParallel(const LaunchEnvironment& env, torch::Device device, c
               "data-parallel: backend: expected auto, gloo or nccl, got '", options.backend, "'");
   m.rank = env.rank;
   m.world = env.world_size;
-  m.device = device;
   m.options = options;
   std::string backend = options.backend;
   if (backend == "auto") backend = device.is_cuda() && nccl_available() ? "nccl" : "gloo";
