@@ -4,6 +4,7 @@
 #include <seqtorch/export/forecast_export.h>
 #include <seqtorch/forecast/backtest.h>
 #include <seqtorch/forecast/io.h>
+#include <seqtorch/forecast/training.h>
 #include <seqtorch/forecast/window_task.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/atomic_file.h>
@@ -27,8 +28,10 @@ struct ForecastCli {
   CommonOptions c;
   std::string data, target, covariates, time_column, fill = "none", scaler = "standard";
   std::string mode = "seq2vec", loss = "mse", checkpoint, output;
+  std::string relative = "auto", multi_series = "global", transform = "auto";
   double val_fraction = 0.1, test_fraction = 0.2, teacher_forcing = 0.5;
-  int64_t window = 48, horizon = 24, season = 1;
+  int64_t window = 48, horizon = 24, season = 1, ensemble = 1;
+  bool refit = false;
 
   po::options_description data_options() {
     po::options_description d("Data");
@@ -51,7 +54,12 @@ struct ForecastCli {
         ("horizon", po::value(&horizon)->default_value(horizon), "H: steps forecast")
         ("loss", po::value(&loss)->default_value(loss), "mse | mae | gaussian (adds intervals)")
         ("scaler", po::value(&scaler)->default_value(scaler), "standard | minmax | none (fitted on the training part)")
-        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "encdec: share of true inputs in training");
+        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "encdec: share of true inputs in training")
+        ("relative", po::value(&relative)->default_value(relative), "what the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | auto (the best of those on validation)")
+        ("ensemble", po::value(&ensemble)->default_value(ensemble), "members of a seed ensemble (mean forecast, intervals from their spread)")
+        ("transform", po::value(&transform)->default_value(transform), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
+        ("refit", po::value(&refit)->default_value(refit), "after choosing on validation, train the chosen form again on training + validation for the epochs its best model took (the final model)")
+        ("multi-series", po::value(&multi_series)->default_value(multi_series), "several targets: global (one network for every series, each scaled alone) | joint (one multivariate network)");
     return d;
   }
   po::options_description io_options(const char* output_help) {
@@ -85,18 +93,69 @@ struct ForecastCli {
     if (!data.empty() && target.empty()) throw UsageError("--target: required with --data (the column(s) to forecast)");
     return s;
   }
+  // The model of these options (`relative` must name one form, not auto).
   st::forecast::ForecasterOptions model(int64_t targets, int64_t covs) const {
+    if (ensemble < 1) throw UsageError("--ensemble: expected >= 1, got " + std::to_string(ensemble));
+    if (season < 1) throw UsageError("--season: expected >= 1, got " + std::to_string(season));
+    if (transform != "none" && transform != "log")
+      throw UsageError("--transform: expected none, log or auto, got '" + transform + "'");
+    if (multi_series != "global" && multi_series != "joint")
+      throw UsageError("--multi-series: expected global or joint, got '" + multi_series + "'");
     return st::forecast::ForecasterOptions(targets, window, horizon)
         .covariates(covs).mode(st::forecast::parse_mode(mode)).loss(st::forecast::parse_loss(loss))
         .cell(cell_kind(c)).hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout)
-        .teacher_forcing(teacher_forcing);
+        .teacher_forcing(teacher_forcing).season(season).ensemble(ensemble)
+        .relative(st::forecast::parse_relative(relative)).global(multi_series == "global" && targets > 1)
+        .log(transform == "log");
+  }
+  // Reading commands on a checkpoint from before these options: its forms were `last`, `joint`
+  // and one member.
+  void settle_old_checkpoint(const po::variables_map& values) {
+    if (values["relative"].defaulted() || relative == "auto") relative = "last";
+    if (values["multi-series"].defaulted()) multi_series = "joint";
+    if (values["transform"].defaulted() || transform == "auto") transform = "none";
+  }
+  // train: the options the user left out, chosen by the length of the training part
+  // (forecast::defaults_for_length), written back into `values` so config.ini and the
+  // checkpoint record them; a validation part of at least one horizon for short series.
+  void fill_length_defaults(const st::data::Series& series, po::variables_map& values) {
+    const int64_t steps = series.values.size(0);
+    auto given = [&](const char* name) { return values.count(name) && !values[name].defaulted(); };
+    auto set = [&](const char* name, auto& field, auto value) {
+      if (given(name)) return;
+      field = value;
+      values.at(name).value() = boost::any(value);
+    };
+    if (!given("val-fraction") && std::llround(steps * val_fraction) < horizon)
+      set("val-fraction", val_fraction, (static_cast<double>(horizon) + 0.25) / static_cast<double>(steps));
+    const auto split = st::data::split_sizes(steps, val_fraction, test_fraction);
+    if (transform == "auto") {
+      transform = st::forecast::prefers_log(series, split.train, season) ? "log" : "none";
+      values.at("transform").value() = boost::any(transform);
+    }
+    const auto d = st::forecast::defaults_for_length(split.train, season, horizon);
+    if (!d.small) return;
+    set("window", window, d.window);
+    set("hidden-size", c.hidden_size, d.hidden_size);
+    set("batch-size", c.batch_size, d.batch_size);
+    set("epochs", c.epochs, d.epochs);
+    set("patience", c.patience, d.patience);
+    set("ensemble", ensemble, d.ensemble);
+    set("weight-decay", c.weight_decay, d.weight_decay);
+    set("refit", refit, true);
   }
 };
 
-std::map<std::string, double> test_metrics(const st::forecast::BacktestResult& r) {
+std::map<std::string, double> test_metrics(const st::forecast::BacktestResult& r,
+                                           const std::vector<std::string>& names) {
   std::map<std::string, double> m = r.model;
   m["mase_naive"] = r.naive.at("mase");
   m["mase_seasonal_naive"] = r.seasonal_naive.at("mase");
+  if (!r.ets.empty()) m["mase_ets"] = r.ets.at("mase"), m["mase_theta"] = r.theta.at("mase");
+  if (r.per_series.size() > 1)
+    for (size_t c = 0; c < r.per_series.size(); ++c)
+      for (const auto& [who, errors] : r.per_series[c])
+        m["mase_" + (who == "model" ? std::string() : who + "_") + names[c]] = errors.at("mase");
   m["origins"] = static_cast<double>(r.origins);
   m["horizon"] = static_cast<double>(r.horizon);
   if (std::isfinite(r.coverage80)) m["coverage80"] = r.coverage80, m["coverage95"] = r.coverage95;
@@ -122,27 +181,53 @@ int run(int argc, char** argv) {
   if (parsed.command == "train") {
     const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto series = st::forecast::load_series(f.series());
-    const auto prep = st::forecast::prepare_series(series, f.val_fraction, f.test_fraction,
+    f.fill_length_defaults(series, parsed.values);
+    // The model learns on the logarithms with --transform log (its forward takes original units).
+    const auto learned = f.transform == "log" ? st::forecast::log_targets(series) : series;
+    const auto prep = st::forecast::prepare_series(learned, f.val_fraction, f.test_fraction,
                                                    st::data::parse_scaler_kind(f.scaler), f.window, f.horizon);
-    st::forecast::Forecaster model(f.model(series.targets, series.values.size(1) - series.targets));
-    model->set_scaler(prep.scaler);
-    model->to(device);
-    procs.seed_streams(f.c.seed);
-    st::forecast::WindowTask task(model, prep.scaled, prep.split, f.c.batch_size, f.c.seed, device, procs.shard());
-    auto opt = st::train::make_optimizer(model->parameters(), optimizer_options(f.c));
-    st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
-    const std::string config = procs.write_run_config(out, parsed.values);
-    auto to = trainer_options(f.c, "forecast", config);
-    to.parallel = procs.parallel();
+    const int64_t covariates = series.values.size(1) - series.targets;
+    const auto forms = st::forecast::relative_candidates(f.relative, st::forecast::parse_mode(f.mode), f.season, f.window);
+    st::forecast::TrainSettings settings;
+    const std::string asked = f.relative;
+    f.relative = st::forecast::to_string(forms.front());
+    settings.model = f.model(series.targets, covariates);  // checks the options before training
+    settings.batch_size = f.c.batch_size;
+    settings.seed = f.c.seed;
+    settings.device = device;
+    settings.shard = procs.shard();
+    settings.optimizer = optimizer_options(f.c);
+    settings.lr = f.c.lr;
+    settings.schedule = [&](int64_t total) { return schedule_options(f.c, total); };
+    settings.trainer = trainer_options(f.c, "forecast", "");
+    settings.trainer.parallel = procs.parallel();
+    settings.after_model_built = [&] { procs.seed_streams(f.c.seed); };
+    // Each form's run records its own form; config.ini ends with the chosen one.
+    auto config_for = [&](st::forecast::Relative form) {
+      parsed.values.at("relative").value() = boost::any(st::forecast::to_string(form));
+      return procs.write_run_config(out, parsed.values);
+    };
     st::util::install_stop_handlers();
-    auto result = st::train::train(task, *opt, sched, to);
-    if (result.signal || !procs.first()) return train_exit_code(result);
+    const auto scaler = st::data::parse_scaler_kind(f.scaler);
+    const auto choice = st::forecast::train_candidates(learned, prep, scaler, settings, forms, config_for, f.refit, procs.first());
+    config_for(choice.chosen);
+    const auto& result = choice.result;
+    if (result.signal) return train_exit_code(result);
+    if (choice.refit.signal || !procs.first()) return train_exit_code(choice.refit);
+    f.relative = st::forecast::to_string(choice.chosen);
+    st::forecast::Forecaster model(f.model(series.targets, covariates));
     st::train::load_checkpoint(st::util::join_path(out, "checkpoints/best.pt"), "forecast", *model, nullptr, false);
-    auto metrics = test_metrics(st::forecast::backtest(model, series.values, prep.split.train + prep.split.val, f.season, device));
+    model->to(device);
+    auto metrics = test_metrics(st::forecast::backtest(model, series.values, prep.split.train + prep.split.val, f.season, device),
+                                series.names);
     metrics["val_loss"] = result.best_metric;
+    for (const auto& [form, loss] : choice.val_losses)
+      if (choice.val_losses.size() > 1) metrics["val_loss_" + form] = loss;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
-    report_metrics(out, metrics, {{"mode", f.mode}});
+    if (f.refit) metrics["refit_epochs"] = static_cast<double>(choice.best_epochs);
+    metrics["kept_base"] = choice.base ? 1.0 : 0.0;  // the untrained base beat every trained model
+    report_metrics(out, metrics, {{"mode", f.mode}, {"relative", f.relative + (asked == "auto" ? " (auto)" : "")}, {"transform", f.transform}});
     return 0;
   }
 
@@ -153,6 +238,7 @@ int run(int argc, char** argv) {
   po::options_description everything;
   everything.add(command.options).add(model_desc);
   const auto ckpt = checkpoint_beneath(f.c, f.checkpoint, "forecast", everything, parsed.values);
+  f.settle_old_checkpoint(parsed.values);
   const auto series = st::forecast::load_series(f.series());
   st::forecast::Forecaster model(f.model(series.targets, series.values.size(1) - series.targets));
   st::train::load_checkpoint(ckpt, "forecast", *model, nullptr, false);
@@ -162,14 +248,9 @@ int run(int argc, char** argv) {
   if (parsed.command == "evaluate") {
     const auto split = st::data::split_sizes(series.values.size(0), f.val_fraction, f.test_fraction);
     const auto r = st::forecast::backtest(model, series.values, split.train + split.val, f.season, device);
-    fmt::print("rolling-origin backtest: {} origins, horizon {}, season {}\n", r.origins, r.horizon, f.season);
-    fmt::print("{:<16}{:>12}{:>12}{:>12}{:>10}\n", "forecaster", "MAE", "RMSE", "sMAPE %", "MASE");
-    const std::pair<std::string, const std::map<std::string, double>*> rows[] = {
-        {"seqtorch " + f.mode, &r.model}, {"naive", &r.naive}, {"seasonal naive", &r.seasonal_naive}};
-    for (const auto& [name, m] : rows)
-      fmt::print("{:<16}{:>12.4f}{:>12.4f}{:>12.3f}{:>10.4f}\n", name, m->at("mae"), m->at("rmse"), m->at("smape"), m->at("mase"));
-    if (std::isfinite(r.coverage80)) fmt::print("interval coverage: 80% -> {:.3f}, 95% -> {:.3f}\n", r.coverage80, r.coverage95);
-    report_metrics(f.checkpoint.empty() ? out : std::string(), test_metrics(r), {{"mode", f.mode}});
+    std::cout << st::forecast::backtest_table(r, "seqtorch " + f.mode, series.names, f.season);
+    report_metrics(f.checkpoint.empty() ? out : std::string(), test_metrics(r, series.names),
+                   {{"mode", f.mode}, {"relative", f.relative}, {"transform", f.transform}});
     return 0;
   }
   if (parsed.command == "predict") {

@@ -1,9 +1,12 @@
 #include <seqtorch/forecast/backtest.h>
+#include <seqtorch/forecast/classical.h>
 #include <seqtorch/metrics/forecast.h>
 
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
+#include <iterator>
 
 namespace seqtorch::forecast {
 
@@ -39,6 +42,7 @@ double normal_quantile_central(double level) {
 namespace {
 std::map<std::string, double> errors(const torch::Tensor& f, const torch::Tensor& a,
                                      const std::vector<double>& scales) {
+  if (!f.defined()) return {};
   double mase = 0;
   for (int64_t c = 0; c < f.size(2); ++c)
     mase += metrics::mae(f.select(2, c), a.select(2, c)) / scales[c];
@@ -85,9 +89,42 @@ BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t 
     }
   }
   auto mean = torch::cat(means);
-  r.model = errors(mean, actual, scales);
-  r.naive = errors(naive_forecast(targets, origins, H), actual, scales);
-  r.seasonal_naive = errors(seasonal_naive_forecast(targets, origins, H, season), actual, scales);
+  // The classical baselines, per target series: fitted before the test part.
+  torch::Tensor ets, theta;
+  if (test_start >= 4) {
+    ets = torch::empty({r.origins, H, C}, torch::kDouble);
+    theta = torch::empty({r.origins, H, C}, torch::kDouble);
+    const std::vector<int64_t> at(origins.data_ptr<int64_t>(), origins.data_ptr<int64_t>() + r.origins);
+    for (int64_t c = 0; c < C; ++c) {
+      const auto col = targets.select(1, c).contiguous();
+      const std::vector<double> y(col.data_ptr<double>(), col.data_ptr<double>() + N);
+      const std::vector<double> fit(y.begin(), y.begin() + test_start);
+      const EtsModel e = fit_ets_auto(fit, season);
+      r.ets_forms.push_back(to_string(e.spec));
+      const auto fe = ets_forecast(e, y, at, H);
+      const auto ft = theta_forecast(fit_theta(fit, season), y, at, H);
+      auto ea = ets.accessor<double, 3>(), ta = theta.accessor<double, 3>();
+      for (int64_t i = 0; i < r.origins; ++i)
+        for (int64_t h = 0; h < H; ++h) {
+          ea[i][h][c] = fe[i][h];
+          ta[i][h][c] = ft[i][h];
+        }
+    }
+  }
+  const std::pair<const char*, torch::Tensor> forecasts[] = {
+      {"model", mean},
+      {"naive", naive_forecast(targets, origins, H)},
+      {"seasonal_naive", seasonal_naive_forecast(targets, origins, H, season)},
+      {"ets", ets},
+      {"theta", theta}};
+  std::map<std::string, double>* overall[] = {&r.model, &r.naive, &r.seasonal_naive, &r.ets, &r.theta};
+  r.per_series.resize(C);
+  for (size_t k = 0; k < std::size(forecasts); ++k) {
+    const auto& [name, f] = forecasts[k];
+    *overall[k] = errors(f, actual, scales);
+    for (int64_t c = 0; c < C && f.defined(); ++c)
+      r.per_series[c][name] = errors(f.narrow(2, c, 1), actual.narrow(2, c, 1), {scales[c]});
+  }
   if (!vars.empty()) {
     auto sd = torch::cat(vars).sqrt();
     const std::pair<double, double*> levels[] = {{0.8, &r.coverage80}, {0.95, &r.coverage95}};
@@ -97,6 +134,48 @@ BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t 
     }
   }
   return r;
+}
+
+std::string backtest_table(const BacktestResult& r, const std::string& model_name,
+                           const std::vector<std::string>& names, int64_t season) {
+  std::string out;
+  char line[512];
+  auto add = [&](const char* format, auto... args) {
+    std::snprintf(line, sizeof line, format, args...);
+    out += line;
+  };
+  add("rolling-origin backtest: %lld origins, horizon %lld, season %lld\n", static_cast<long long>(r.origins),
+      static_cast<long long>(r.horizon), static_cast<long long>(season));
+  add("%-18s%12s%12s%12s%10s\n", "forecaster", "MAE", "RMSE", "sMAPE %", "MASE");
+  const std::pair<std::string, std::string> rows[] = {{model_name, "model"}, {"naive", "naive"},
+                                                      {"seasonal naive", "seasonal_naive"}, {"ETS", "ets"},
+                                                      {"Theta", "theta"}};
+  const std::map<std::string, double>* maps[] = {&r.model, &r.naive, &r.seasonal_naive, &r.ets, &r.theta};
+  for (size_t k = 0; k < std::size(rows); ++k) {
+    const auto& m = *maps[k];
+    if (m.empty()) continue;
+    add("%-18s%12.4f%12.4f%12.3f%10.4f\n", rows[k].first.c_str(), m.at("mae"), m.at("rmse"), m.at("smape"), m.at("mase"));
+  }
+  if (!r.ets_forms.empty()) {
+    std::string forms;
+    for (size_t c = 0; c < r.ets_forms.size(); ++c)
+      forms += (c ? ", " : "") + (r.ets_forms.size() > 1 && c < names.size() ? names[c] + " " : std::string()) + r.ets_forms[c];
+    add("ETS forms (AICc): %s\n", forms.c_str());
+  }
+  if (std::isfinite(r.coverage80)) add("interval coverage: 80%% -> %.3f, 95%% -> %.3f\n", r.coverage80, r.coverage95);
+  if (r.per_series.size() > 1) {
+    add("MASE per series:\n%-18s", "series");
+    for (const auto& row : rows)
+      if (r.per_series[0].count(row.second)) add("%16s", row.first.substr(0, 15).c_str());
+    out += "\n";
+    for (size_t c = 0; c < r.per_series.size(); ++c) {
+      add("%-18s", c < names.size() ? names[c].substr(0, 17).c_str() : "?");
+      for (const auto& row : rows)
+        if (r.per_series[c].count(row.second)) add("%16.4f", r.per_series[c].at(row.second).at("mase"));
+      out += "\n";
+    }
+  }
+  return out;
 }
 
 }  // namespace seqtorch::forecast

@@ -1,5 +1,6 @@
 #include <seqtorch/forecast/forecaster.h>
 
+#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/torch.h>
 
 namespace seqtorch::forecast {
@@ -22,6 +23,23 @@ Loss parse_loss(const std::string& name) {
   TORCH_CHECK(false, "loss: expected mse, mae or gaussian, got '", name, "'");
 }
 
+std::string to_string(Relative r) {
+  switch (r) {
+    case Relative::none: return "none";
+    case Relative::last: return "last";
+    case Relative::season: return "season";
+    case Relative::deseason: return "deseason";
+    case Relative::trend: return "trend";
+  }
+  return "?";
+}
+
+Relative parse_relative(const std::string& name) {
+  for (auto r : {Relative::none, Relative::last, Relative::season, Relative::deseason, Relative::trend})
+    if (name == to_string(r)) return r;
+  TORCH_CHECK(false, "relative: expected none, last, season, deseason or trend, got '", name, "'");
+}
+
 ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
   TORCH_CHECK(o.targets() >= 1, "forecaster: targets: expected >= 1, got ", o.targets());
   TORCH_CHECK(o.covariates() >= 0, "forecaster: covariates: expected >= 0, got ", o.covariates());
@@ -32,19 +50,41 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
               "(their future values are unknown); use seq2vec or encdec");
   TORCH_CHECK(o.teacher_forcing() >= 0 && o.teacher_forcing() <= 1,
               "teacher-forcing: expected in [0, 1], got ", o.teacher_forcing());
-  const int64_t C = o.targets(), I = C + o.covariates();
+  TORCH_CHECK(o.season() >= 1, "season: expected >= 1, got ", o.season());
+  const bool seasonal = o.relative() == Relative::season || o.relative() == Relative::deseason;
+  TORCH_CHECK(!seasonal || o.season() > 1, "relative ", to_string(o.relative()),
+              ": needs a season m > 1 (--season)");
+  TORCH_CHECK(!seasonal || o.window() >= o.season(), "relative ", to_string(o.relative()),
+              ": the window (", o.window(), ") must cover a season (", o.season(), ")");
+  TORCH_CHECK(o.mode() != Mode::seq2seq || (o.relative() != Relative::season && o.relative() != Relative::trend),
+              "relative ", to_string(o.relative()), ": not with mode seq2seq (it learns one step ahead "
+              "in the window's own terms); use deseason, or mode seq2vec or encdec");
+  TORCH_CHECK(o.relative() != Relative::trend || o.window() >= std::max<int64_t>(2, o.season()),
+              "relative trend: the window (", o.window(), ") must cover a season and two steps");
+  TORCH_CHECK(o.ensemble() >= 1, "ensemble: expected >= 1, got ", o.ensemble());
+  TORCH_CHECK(!o.global() || o.covariates() == 0,
+              "a global model (one network for every target series) takes no covariates; "
+              "use --multi-series joint");
+  const int64_t C = net_targets(), I = C + o.covariates();
   const int64_t out = o.loss() == Loss::gaussian ? 2 * C : C;
   auto rnn = [&](int64_t input) {
     return nn::RecurrentOptions(input, o.hidden_size()).cell(o.cell()).num_layers(o.num_layers())
         .dropout(o.dropout()).batch_first(true);
   };
-  switch (o.mode()) {
-    case Mode::seq2seq: seq = register_module("seq", nn::ManyToMany(rnn(I), out)); break;
-    case Mode::seq2vec: vec = register_module("vec", nn::ManyToOne(rnn(I), o.horizon() * out)); break;
-    case Mode::encdec: encdec = register_module("encdec", nn::EncoderDecoder(rnn(I), rnn(C), out)); break;
+  for (int64_t k = 0; k < o.ensemble(); ++k) {
+    const std::string suffix = k == 0 ? "" : std::to_string(k);
+    switch (o.mode()) {
+      case Mode::seq2seq: seq.push_back(register_module("seq" + suffix, nn::ManyToMany(rnn(I), out))); break;
+      case Mode::seq2vec: vec.push_back(register_module("vec" + suffix, nn::ManyToOne(rnn(I), o.horizon() * out))); break;
+      case Mode::encdec: encdec.push_back(register_module("encdec" + suffix, nn::EncoderDecoder(rnn(I), rnn(C), out))); break;
+    }
   }
-  scaler_shift = register_buffer("scaler_shift", torch::zeros({I}));
-  scaler_scale = register_buffer("scaler_scale", torch::ones({I}));
+  // The heads start at zero: an untrained model forecasts its base (the last value, seasonal
+  // naive, ...) and training moves it only as far as the data asks.
+  zero_heads();
+  const int64_t all = o.targets() + o.covariates();
+  scaler_shift = register_buffer("scaler_shift", torch::zeros({all}));
+  scaler_scale = register_buffer("scaler_scale", torch::ones({all}));
 }
 
 void ForecasterImpl::set_scaler(const data::Scaler& s) {
@@ -55,8 +95,28 @@ void ForecasterImpl::set_scaler(const data::Scaler& s) {
   scaler_scale.copy_(s.scale);
 }
 
+void ForecasterImpl::zero_heads() {
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters())
+    if (p.key().find("head.") != std::string::npos) p.value().zero_();
+}
+
+bool ForecasterImpl::has_variance() const { return options.loss() == Loss::gaussian; }
+
+int64_t ForecasterImpl::net_targets() const { return options.global() ? 1 : options.targets(); }
+
+torch::Tensor ForecasterImpl::fold(const torch::Tensor& x) const {
+  if (!options.global() || !x.defined()) return x;
+  return x.transpose(1, 2).flatten(0, 1).unsqueeze(-1);  // [B, T, C] -> [B*C, T, 1]
+}
+
+torch::Tensor ForecasterImpl::unfold(const torch::Tensor& x) const {
+  if (!options.global() || !x.defined()) return x;
+  return x.squeeze(-1).view({-1, options.targets(), x.size(1)}).transpose(1, 2);  // -> [B, T, C]
+}
+
 Forecast ForecasterImpl::split_head(const torch::Tensor& out) const {
-  const int64_t C = options.targets();
+  const int64_t C = net_targets();
   if (options.loss() != Loss::gaussian) return {out, {}};
   return {out.narrow(-1, 0, C), torch::nn::functional::softplus(out.narrow(-1, C, C)) + 1e-4};
 }
@@ -71,14 +131,14 @@ torch::Tensor ForecasterImpl::step_loss(const Forecast& f, const torch::Tensor& 
   return {};
 }
 
-Forecast ForecasterImpl::decode(const torch::Tensor& x, const torch::Tensor& y, double p) {
-  const int64_t C = options.targets();
-  nn::RecurrentState state = encdec->encode(x);
+Forecast ForecasterImpl::decode(size_t k, const torch::Tensor& x, const torch::Tensor& y, double p) {
+  const int64_t C = net_targets();
+  nn::RecurrentState state = encdec[k]->encode(x);
   // Negative indices, not sizes, so that an exported (traced) model accepts any window length.
   torch::Tensor prev = x.narrow(1, -1, 1).narrow(2, 0, C);  // [B, 1, C]
   std::vector<torch::Tensor> means, vars;
   for (int64_t h = 0; h < options.horizon(); ++h) {
-    nn::SequenceOutput o = encdec->decode(prev, state);
+    nn::SequenceOutput o = encdec[k]->decode(prev, state);
     state = o.state;
     Forecast f = split_head(o.output);  // [B, 1, C]
     means.push_back(f.mean);
@@ -89,74 +149,157 @@ Forecast ForecasterImpl::decode(const torch::Tensor& x, const torch::Tensor& y, 
   return {torch::cat(means, 1), vars.empty() ? torch::Tensor() : torch::cat(vars, 1)};
 }
 
-std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch::Tensor& x) const {
-  TORCH_CHECK(x.dim() == 3 && x.size(2) == scaler_shift.size(0),
-              "forecast: window shape: expected [B, L, ", scaler_shift.size(0), "], got ", x.sizes());
-  TORCH_CHECK(x.size(1) >= 1, "forecast: the window is empty");
-  const int64_t C = options.targets();
-  torch::Tensor level = x.narrow(1, -1, 1).narrow(2, 0, C);  // [B, 1, C]
-  if (!options.relative()) level = torch::zeros_like(level);
+std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch::Tensor& x_in) const {
+  TORCH_CHECK(x_in.dim() == 3 && x_in.size(2) == scaler_shift.size(0),
+              "forecast: window shape: expected [B, L, ", scaler_shift.size(0), "], got ", x_in.sizes());
+  TORCH_CHECK(x_in.size(1) >= 1, "forecast: the window is empty");
+  const int64_t C = options.targets(), H = options.horizon(), m = options.season();
+  const Relative form = options.relative();
+  torch::Tensor x = x_in;
+  // Negative starts and sizes fixed by the options, never by L: the traced export keeps them.
+  torch::Tensor profile;  // deseason: [B, m, C], phase j = position L - m + j (mod m)
+  if (form == Relative::season || form == Relative::deseason || form == Relative::trend)
+    TORCH_CHECK(x.size(1) >= m, "forecast: relative ", to_string(form), " needs a window of at least one season (",
+                m, " steps), got ", x.size(1));
+  torch::Tensor drift;  // trend: per step [B, 1, C]
+  torch::Tensor level;  // [B, 1, C]
+  if (form == Relative::deseason || form == Relative::trend) {
+    const int64_t seasons = std::max<int64_t>(1, options.window() / m);
+    TORCH_CHECK(x.size(1) >= seasons * m, "forecast: relative ", to_string(form), " reads the last ",
+                seasons * m, " steps; the window has ", x.size(1));
+    x = x.narrow(1, -seasons * m, seasons * m);
+    auto blocks = x.narrow(2, 0, C).reshape({-1, seasons, m, C});
+    const torch::Tensor means = blocks.mean(2);                           // [B, K, C]
+    profile = m > 1 ? (blocks - means.unsqueeze(2)).mean(1) : torch::zeros_like(blocks.select(1, 0));
+    const torch::Tensor removed = profile.repeat({1, seasons, 1});
+    x = x - torch::constant_pad_nd(removed, {0, options.covariates()});
+    if (form == Relative::trend) {
+      level = means.narrow(1, -1, 1);
+      drift = seasons > 1 ? (level - means.narrow(1, 0, 1)) / static_cast<double>((seasons - 1) * m)
+                          : torch::zeros_like(level);
+    }
+  }
+  if (!level.defined()) level = x.narrow(1, -1, 1).narrow(2, 0, C);  // [B, 1, C]
+  if (form == Relative::none) level = torch::zeros_like(level);
+  torch::Tensor base;
+  auto phases = [&] { return torch::remainder(torch::arange(H, torch::kLong), m).to(x.device()); };
+  switch (form) {
+    case Relative::none:
+    case Relative::last: base = level.expand({-1, H, C}); break;
+    case Relative::season: base = x.narrow(1, -m, m).narrow(2, 0, C).index_select(1, phases()); break;
+    case Relative::deseason: base = level + profile.index_select(1, phases()); break;
+    case Relative::trend: {
+      // From the middle of the last season to step h: (m - 1) / 2 + h + 1 steps.
+      const torch::Tensor steps =
+          (torch::arange(H, torch::kDouble) + (static_cast<double>(m) + 1) / 2).to(x.options()).view({1, H, 1});
+      base = level + drift * steps + profile.index_select(1, phases());
+      break;
+    }
+  }
   const torch::Tensor pad = torch::constant_pad_nd(level, {0, options.covariates()});
-  return {x - pad, level};
+  return {x - pad, base};
 }
 
 Forecast ForecasterImpl::forecast_scaled(const torch::Tensor& x) {
-  auto [rel, level] = to_relative(x);
+  auto [rel, base] = to_relative(x);
   Forecast f = forecast_relative(rel);
-  f.mean = f.mean + level;
+  f.mean = f.mean + base;
   return f;
 }
 
-Forecast ForecasterImpl::forecast_relative(const torch::Tensor& x) {
-  const int64_t C = options.targets(), H = options.horizon();
+Forecast ForecasterImpl::member_forecast(size_t k, const torch::Tensor& x_in) {
+  const int64_t C = net_targets(), H = options.horizon();
+  const torch::Tensor x = fold(x_in);
+  Forecast f;
   switch (options.mode()) {
     case Mode::seq2vec: {
-      torch::Tensor out = vec->forward(x);  // [B, H * out]
-      return split_head(out.view({-1, H, options.loss() == Loss::gaussian ? 2 * C : C}));
+      torch::Tensor out = vec[k]->forward(x);  // [B, H * out]
+      f = split_head(out.view({-1, H, options.loss() == Loss::gaussian ? 2 * C : C}));
+      break;
     }
-    case Mode::encdec: return decode(x, {}, 0.0);
+    case Mode::encdec: f = decode(k, x, {}, 0.0); break;
     case Mode::seq2seq: {
-      nn::SequenceOutput o = seq->forward(x);
-      Forecast f = split_head(o.output.narrow(1, -1, 1));  // predicts L+1
-      std::vector<torch::Tensor> means{f.mean}, vars;
-      if (f.variance.defined()) vars.push_back(f.variance);
+      nn::SequenceOutput o = seq[k]->forward(x);
+      Forecast g = split_head(o.output.narrow(1, -1, 1));  // predicts L+1
+      std::vector<torch::Tensor> means{g.mean}, vars;
+      if (g.variance.defined()) vars.push_back(g.variance);
       nn::RecurrentState state = o.state;
       for (int64_t h = 1; h < H; ++h) {
-        nn::SequenceOutput next = seq->forward(means.back(), state);
+        nn::SequenceOutput next = seq[k]->forward(means.back(), state);
         state = next.state;
-        Forecast g = split_head(next.output);
-        means.push_back(g.mean);
-        if (g.variance.defined()) vars.push_back(g.variance);
+        Forecast n = split_head(next.output);
+        means.push_back(n.mean);
+        if (n.variance.defined()) vars.push_back(n.variance);
       }
-      return {torch::cat(means, 1), vars.empty() ? torch::Tensor() : torch::cat(vars, 1)};
+      f = {torch::cat(means, 1), vars.empty() ? torch::Tensor() : torch::cat(vars, 1)};
+      break;
     }
+  }
+  return {unfold(f.mean), unfold(f.variance)};
+}
+
+Forecast ForecasterImpl::forecast_relative(const torch::Tensor& x) {
+  const auto members = static_cast<size_t>(options.ensemble());
+  if (members == 1) return member_forecast(0, x);
+  std::vector<torch::Tensor> means, vars;
+  for (size_t k = 0; k < members; ++k) {
+    Forecast f = member_forecast(k, x);
+    means.push_back(f.mean);
+    if (f.variance.defined()) vars.push_back(f.variance);
+  }
+  const torch::Tensor all = torch::stack(means);  // [N, B, H, C]
+  Forecast f{all.mean(0), {}};
+  // The gaussian head's variance plus the members' spread (a mixture's variance). Without the
+  // head no interval: the spread alone covers only the model's uncertainty, not the noise.
+  if (!vars.empty()) f.variance = torch::stack(vars).mean(0) + all.var(0, false);
+  return f;
+}
+
+torch::Tensor ForecasterImpl::member_loss(size_t k, const torch::Tensor& x_in, const torch::Tensor& y_in) {
+  const int64_t C = net_targets();
+  const torch::Tensor x = fold(x_in), y = fold(y_in);
+  switch (options.mode()) {
+    case Mode::seq2seq: {
+      // The series shifted by one step: o(t) predicts the targets at t + 1.
+      torch::Tensor shifted = torch::cat({x.narrow(1, 1, x.size(1) - 1).narrow(2, 0, C), y.narrow(1, 0, 1)}, 1);
+      return step_loss(split_head(seq[k]->forward(x).output), shifted);
+    }
+    case Mode::seq2vec: {
+      Forecast f = member_forecast(k, x_in);
+      return step_loss({fold(f.mean), fold(f.variance)}, y);
+    }
+    case Mode::encdec: return step_loss(decode(k, x, y, is_training() ? options.teacher_forcing() : 0.0), y);
   }
   return {};
 }
 
 torch::Tensor ForecasterImpl::loss(const torch::Tensor& x_scaled, const torch::Tensor& y_scaled) {
-  const int64_t C = options.targets();
-  auto [x, level] = to_relative(x_scaled);
-  const torch::Tensor y = y_scaled - level;
-  switch (options.mode()) {
-    case Mode::seq2seq: {
-      // The series shifted by one step: o(t) predicts the targets at t + 1.
-      torch::Tensor shifted = torch::cat({x.narrow(1, 1, x.size(1) - 1).narrow(2, 0, C), y.narrow(1, 0, 1)}, 1);
-      return step_loss(split_head(seq->forward(x).output), shifted);
-    }
-    case Mode::seq2vec: return step_loss(forecast_relative(x), y);
-    case Mode::encdec: return step_loss(decode(x, y, is_training() ? options.teacher_forcing() : 0.0), y);
-  }
-  return {};
+  auto [x, base] = to_relative(x_scaled);
+  const torch::Tensor y = y_scaled - base;
+  torch::Tensor total = member_loss(0, x, y);
+  for (size_t k = 1; k < static_cast<size_t>(options.ensemble()); ++k) total = total + member_loss(k, x, y);
+  return options.ensemble() == 1 ? total : total / static_cast<double>(options.ensemble());
 }
 
 Forecast ForecasterImpl::forward(const torch::Tensor& window) {
   const int64_t C = options.targets();
   TORCH_CHECK(window.dim() == 3, "forecast: window rank: expected 3 ([B, L, C+K]), got ", window.dim());
-  Forecast f = forecast_scaled((window - scaler_shift) / scaler_scale);
+  torch::Tensor x = window;
+  if (options.log()) {
+    const torch::Tensor targets = window.narrow(2, 0, C);
+    TORCH_CHECK(torch::jit::tracer::isTracing() || (targets > 0).all().item<bool>(),
+                "forecast: the model works on logarithms (--transform log) and the window has a "
+                "value <= 0");
+    x = torch::cat({targets.log(), window.narrow(2, C, options.covariates())}, 2);
+  }
+  Forecast f = forecast_scaled((x - scaler_shift) / scaler_scale);
   const torch::Tensor shift = scaler_shift.narrow(0, 0, C), scale = scaler_scale.narrow(0, 0, C);
   Forecast raw{f.mean * scale + shift, {}};
   if (f.variance.defined()) raw.variance = f.variance * scale * scale;
+  if (options.log()) {
+    raw.mean = raw.mean.exp();
+    if (raw.variance.defined()) raw.variance = raw.variance * raw.mean * raw.mean;
+  }
   return raw;
 }
 

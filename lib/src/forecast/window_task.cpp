@@ -20,6 +20,27 @@ PreparedSeries prepare_series(const data::Series& series, double val_fraction,
   return p;
 }
 
+data::Series log_targets(const data::Series& series) {
+  data::Series out = series;
+  out.values = series.values.clone();
+  for (int64_t c = 0; c < series.targets; ++c) {
+    auto column = out.values.select(1, c);
+    TORCH_CHECK((column > 0).all().item<bool>(), "transform log: column '", series.names[c],
+                "' has a value <= 0 (logarithms need positive values)");
+    column.log_();
+  }
+  return out;
+}
+
+PreparedSeries without_validation(const data::Series& series, const PreparedSeries& prepared,
+                                  data::ScalerKind scaler) {
+  PreparedSeries p;
+  p.split = {prepared.split.train + prepared.split.val, 0, prepared.split.test};
+  p.scaler = data::Scaler::fit(scaler, series.values.narrow(0, 0, p.split.train));
+  p.scaled = p.scaler.transform(series.values);
+  return p;
+}
+
 WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split,
                        int64_t batch_size, uint64_t seed, torch::Device device, train::Shard shard)
     : model_(std::move(model)), scaled_(std::move(scaled)), batch_size_(batch_size * shard.world_size),
@@ -32,6 +53,10 @@ WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes 
               " steps, fewer than window + horizon = ", L + H,
               "; use a longer series, a shorter window or smaller --val-fraction/--test-fraction");
   train_starts_ = torch::arange(n_train, torch::kLong);
+  if (split.val == 0) {  // a refit: in-sample evaluation on the last training windows
+    val_starts_ = torch::arange(std::max<int64_t>(0, n_train - H), n_train, torch::kLong);
+    return;
+  }
   const int64_t first = split.train - L, last = split.train + split.val - L - H;
   TORCH_CHECK(last >= first, "the validation part has ", split.val,
               " steps, fewer than the horizon ", H, "; raise --val-fraction");

@@ -2,10 +2,13 @@
 // TorchScript export of a Forecaster. The archive's methods:
 //   forward(window: Tensor) -> Tensor     [L, C+K] -> [H, C], or [B, L, C+K] -> [B, H, C], both
 //                                         in original units (the scaler is inside); any L >= 1
+//                                         (relative season: L >= m; deseason: L >= floor(L0/m) m
+//                                         for the trained L0, of which it reads the last ones)
 //   forecast(window: Tensor) -> Tensor    the traced batch form [B, L, C+K] -> [B, H, C]
-//   variance(window: Tensor) -> Tensor    (gaussian models) forecast variance, units^2
+//   variance(window: Tensor) -> Tensor    (gaussian models) forecast variance, units^2 (of an
+//                                         ensemble: mean member variance + members' spread)
 // and attributes `window` (L trained on), `horizon`, `names` (targets then covariates),
-// `targets` (C).
+// `targets` (C), `season` (m), `ensemble` (members), `relative` (the form's name).
 #include <seqtorch/forecast/forecaster.h>
 
 #include <torch/script.h>

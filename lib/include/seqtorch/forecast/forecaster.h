@@ -29,6 +29,27 @@ enum class Loss { mse, mae, gaussian };
 std::string to_string(Loss l);
 Loss parse_loss(const std::string& name);
 
+/// What the network's output is added to (the base), per target channel; the network's inputs
+/// are the window minus its last value in every form but none.
+///   none      nothing: the network forecasts scaled values
+///   last      the window's last value (a level beyond the training range stays in known territory)
+///   season    seasonal naive: step h takes the window's value one season (m) before it, so the
+///             network learns the correction to repeating the last season (window >= m)
+///   deseason  the window's own seasonal profile (the mean deviation of each phase from its
+///             season's mean over the last floor(L / m) seasons) is removed from the inputs; the
+///             forecast is the last deseasonalised value plus the profile plus the network's
+///             correction (window >= m; reads the last floor(L / m) * m steps)
+///   trend     as deseason, but from the mean of the last season (not its last value) plus the
+///             drift between the first and the last season's means, carried on: a classical
+///             decomposition forecast (seasonal profile + linear trend) of the window; with
+///             m = 1 the window's average slope from its last value (the drift method). Not with
+///             seq2seq.
+enum class Relative { none, last, season, deseason, trend };
+std::string to_string(Relative r);
+/// none | last | season | deseason | trend (apps add `auto`: the best of the candidates on
+/// validation).
+Relative parse_relative(const std::string& name);
+
 struct ForecasterOptions {
   ForecasterOptions(int64_t targets, int64_t window, int64_t horizon)
       : targets_(targets), window_(window), horizon_(horizon) {}
@@ -49,10 +70,23 @@ struct ForecasterOptions {
   TORCH_ARG(double, dropout) = 0.0;
   /// encdec: probability of feeding the true previous value in training.
   TORCH_ARG(double, teacher_forcing) = 0.5;
-  /// Work relative to the window's last target value: subtract it from the window's targets and
-  /// add it back to the forecast, so a level or trend beyond the training range does not
-  /// leave the model in unseen territory.
-  TORCH_ARG(bool, relative) = true;
+  /// The base the network's output is added to (see Relative).
+  TORCH_ARG(Relative, relative) = Relative::last;
+  /// Season m of the season and deseason forms.
+  TORCH_ARG(int64_t, season) = 1;
+  /// Members of a seed ensemble (independently initialised networks trained side by side on
+  /// the same batches, the loss their mean): the forecast is the members' mean; with the
+  /// gaussian loss the variance is the members' mean variance plus their spread.
+  TORCH_ARG(int64_t, ensemble) = 1;
+  /// One network shared by every target series (global model, DeepAR-style): each target
+  /// channel is forecast alone from its own (separately scaled) window; without it (joint) one
+  /// network reads and forecasts all channels together. Takes no covariates.
+  TORCH_ARG(bool, global) = false;
+  /// Work on the logarithm of the targets (all values must be > 0): a season whose amplitude
+  /// grows with the level becomes additive. The model's scaler is then fitted on the logs
+  /// (forecast::log_targets); forward takes and gives original units (the forecast is exp of
+  /// the log forecast, the variance by the delta method, exp(2 mean) times the log variance).
+  TORCH_ARG(bool, log) = false;
 };
 
 /// A forecast: `mean` [B, H, C]; `variance` [B, H, C] with the gaussian loss, else undefined.
@@ -75,23 +109,39 @@ class ForecasterImpl : public torch::nn::Module {
   /// Window in original units [B, L, C+K] -> forecast in original units (variance in units^2).
   Forecast forward(const torch::Tensor& window);
 
+  /// Zeroes the networks' output layers: the model then forecasts its base exactly (as it
+  /// does when built).
+  void zero_heads();
+  /// Whether forecasts carry a variance (the gaussian loss).
+  bool has_variance() const;
+
   ForecasterOptions options;
-  nn::ManyToMany seq{nullptr};          // seq2seq
-  nn::ManyToOne vec{nullptr};           // seq2vec
-  nn::EncoderDecoder encdec{nullptr};   // encdec
+  /// One network per ensemble member, of the mode's shape (the first registered as `seq`,
+  /// `vec` or `encdec`, member k as `seq<k>`, ...).
+  std::vector<nn::ManyToMany> seq;          // seq2seq
+  std::vector<nn::ManyToOne> vec;           // seq2vec
+  std::vector<nn::EncoderDecoder> encdec;   // encdec
   torch::Tensor scaler_shift, scaler_scale;
 
  private:
-  // Head output [.., C or 2C] -> mean (and variance).
+  // Channels one network forecasts: C, or 1 for a global model.
+  int64_t net_targets() const;
+  // Global models: [B, T, C] -> [B*C, T, 1] (each series its own row) and back.
+  torch::Tensor fold(const torch::Tensor& x) const;
+  torch::Tensor unfold(const torch::Tensor& x) const;
+  // Head output [.., c or 2c] -> mean (and variance).
   Forecast split_head(const torch::Tensor& out) const;
   torch::Tensor step_loss(const Forecast& f, const torch::Tensor& y) const;
-  // The window made relative to its last target values: {x - level on the target channels,
-  // level [B, 1, C]} (level zero when `relative` is off).
+  // The window made relative: {network input [B, L', C+K], base [B, H, C]}.
   std::pair<torch::Tensor, torch::Tensor> to_relative(const torch::Tensor& x) const;
-  // Forecast from a relative window (no level added back).
+  // Forecast of member k from a relative window (no base added back); folds and unfolds.
+  Forecast member_forecast(size_t k, const torch::Tensor& x);
+  // The members' forecasts combined.
   Forecast forecast_relative(const torch::Tensor& x);
-  // encdec roll-out: teacher forcing with probability p (0 when forecasting).
-  Forecast decode(const torch::Tensor& x, const torch::Tensor& y, double p);
+  // Training loss of member k on a relative window and relative future.
+  torch::Tensor member_loss(size_t k, const torch::Tensor& x, const torch::Tensor& y);
+  // encdec roll-out: teacher forcing with probability p (0 when forecasting); x, y folded.
+  Forecast decode(size_t k, const torch::Tensor& x, const torch::Tensor& y, double p);
 };
 TORCH_MODULE(Forecaster);
 

@@ -24,12 +24,22 @@ PreparedSeries prepare_series(const data::Series& series, double val_fraction,
                               double test_fraction, data::ScalerKind scaler, int64_t window,
                               int64_t horizon);
 
+/// The series with the logarithm of its target columns (for ForecasterOptions::log). Throws
+/// naming the column when a target value is <= 0.
+data::Series log_targets(const data::Series& series);
+
+/// The same series with its validation part joined to the training part (validation 0) and
+/// the scaler fitted on both: for a final fit once the settings are chosen.
+PreparedSeries without_validation(const data::Series& series, const PreparedSeries& prepared,
+                                  data::ScalerKind scaler);
+
 class WindowTask : public train::TrainTask {
  public:
   /// scaled: the scaled series [N, C+K]; split: its parts; batch_size: windows per process (a
   /// global batch is batch_size x shard.world_size windows, of which this process trains on part
   /// shard.rank). Throws when the training part has no full window + horizon or the validation
-  /// part is shorter than the horizon.
+  /// part is shorter than the horizon. Without a validation part (split.val 0, a refit),
+  /// evaluate() reads the last H training windows (in-sample).
   WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split, int64_t batch_size,
              uint64_t seed, torch::Device device, train::Shard shard = {});
   torch::nn::Module& model() override { return *model_; }

@@ -1,0 +1,102 @@
+#pragma once
+// Training seqtorch-forecast's model: one run, the choice among relative forms by validation
+// loss (--relative auto), and the settings a short series gets when the user names none.
+#include <seqtorch/forecast/forecaster.h>
+#include <seqtorch/forecast/window_task.h>
+#include <seqtorch/train/optimizer.h>
+#include <seqtorch/train/schedule.h>
+#include <seqtorch/train/trainer.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace seqtorch::forecast {
+
+/// Settings for a series whose training part has `train_steps` steps, used for the options the
+/// user leaves out. Long series (>= 1000 training steps) keep the general defaults; shorter ones
+/// get a small, regularised model, early stopping and a seed ensemble:
+///   window    k m for the largest k of 4, 3, 2 that leaves the training part 40 windows (2 H,
+///             at least 8, without a season), then shortened (not below max(m, H, 4)) until it
+///             holds 24
+///   hidden 32, weight decay 1e-4, batch 16, epochs 300 with patience 30 (early stopping on
+///   the validation loss), an ensemble of 5 members
+struct LengthDefaults {
+  bool small = false;
+  int64_t window = 48, hidden_size = 128, batch_size = 32, epochs = 10, patience = 0, ensemble = 1;
+  double weight_decay = 0;
+};
+LengthDefaults defaults_for_length(int64_t train_steps, int64_t season, int64_t horizon);
+
+/// Whether to forecast the logarithm (`--transform auto`): the training part's targets are all
+/// > 0 and, with a season m > 1, the ETS form AICc picks (forecast/classical.h) has a
+/// multiplicative season for most target series.
+bool prefers_log(const data::Series& series, int64_t train_steps, int64_t season);
+
+/// The forms `--relative NAME` trains: the one named, or for "auto" every one that fits: last,
+/// then (with a season m > 1 and a window >= m) season unless the mode is seq2seq, and deseason,
+/// then trend (window >= 2 m, or 2 without a season; not seq2seq).
+std::vector<Relative> relative_candidates(const std::string& name, Mode mode, int64_t season,
+                                          int64_t window);
+
+/// One training run of a forecaster on a prepared series.
+struct TrainSettings {
+  ForecasterOptions model{1, 1, 1};
+  int64_t batch_size = 32;
+  uint64_t seed = 1;
+  torch::Device device = torch::kCPU;
+  train::Shard shard;
+  train::OptimizerOptions optimizer;
+  double lr = 1e-3;
+  /// The schedule for a run of `total_steps` optimiser steps.
+  std::function<train::ScheduleOptions(int64_t total_steps)> schedule;
+  /// out_dir, config, resume, parallel, ...
+  train::TrainerOptions trainer;
+  /// Called once the model is built and on its device (e.g. to give data-parallel ranks their
+  /// own random streams).
+  std::function<void()> after_model_built;
+};
+
+/// A training run's outcome.
+struct ForecasterRun {
+  /// The engine's result; best_metric is the validation loss of best.pt.
+  train::TrainResult result;
+  /// The untrained model (which forecasts its base: zero heads) had a lower validation loss
+  /// than every trained one, so best.pt holds it (epoch 0).
+  bool base = false;
+};
+
+/// Builds the model (seeded by settings.seed), measures the validation loss of its base, trains
+/// it, and keeps the base as best.pt when training never beat it.
+ForecasterRun train_forecaster(const PreparedSeries& series, const TrainSettings& settings);
+
+/// The outcome of train_candidates.
+struct CandidateChoice {
+  Relative chosen = Relative::last;
+  train::TrainResult result;                 // the chosen run's (before a refit)
+  std::map<std::string, double> val_losses;  // by form name
+  /// The chosen run kept its base (ForecasterRun::base).
+  bool base = false;
+  /// Epochs of the chosen run's best model, and the refit's result (refit only).
+  int64_t best_epochs = 0;
+  train::TrainResult refit;
+};
+
+/// Trains one run per form, each in OUT/candidates/<form> with the configuration
+/// config_for(form) (resumed there when settings.trainer.resume and its last.pt exists), and
+/// keeps the one of lowest validation loss: when `write` (the first process), its checkpoints and
+/// metrics.jsonl are copied into OUT (settings.trainer.out_dir). A single form without a refit
+/// trains in OUT directly. With `refit`, the chosen form is then trained again from the same
+/// seed on training + validation (`raw` rescaled by `scaler`, forecast::without_validation) for
+/// the epochs its best model took, in OUT, and that final model becomes OUT's best.pt (there is
+/// no validation left to choose by); a chosen base is saved rescaled, untrained. Stops after a run that a signal ended (its result returned,
+/// nothing copied).
+CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& series,
+                                 data::ScalerKind scaler, TrainSettings settings,
+                                 const std::vector<Relative>& forms,
+                                 const std::function<std::string(Relative)>& config_for,
+                                 bool refit, bool write);
+
+}  // namespace seqtorch::forecast

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# seqtorch-forecast on real series against naive, seasonal naive, ETS and Theta: for each series
+# of scripts/fetch_series.sh, `train` with the user's command (only data, target, season,
+# horizon and the test part named; everything else the defaults) and the rolling-origin
+# backtest over the last 20%. Prints a Markdown table of MASE per series and the time each took.
+#   scripts/bench/forecast_real.sh [BIN_DIR] [DATA_DIR] [OUT_DIR] [extra train options...]
+# Defaults: build/bin, data/series (fetched when missing), /tmp/seqtorch-forecast-real.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bin="${1:-$here/../../build/bin}"
+data="${2:-$here/../../data/series}"
+out="${3:-/tmp/seqtorch-forecast-real}"
+shift $(( $# < 3 ? $# : 3 ))
+[ -f "$data/AirPassengers.csv" ] || "$here/../fetch_series.sh" "$data"
+python="${SEQTORCH_PYTHON:-/usr/bin/python3}"
+[ -x "$python" ] || python=python3
+mkdir -p "$out"
+# name  season  horizon  extra
+series=(
+  "AirPassengers 12 12"
+  "nottem 12 12"
+  "co2 12 12"
+  "USAccDeaths 12 12"
+  "ldeaths 12 12"
+  "UKgas 4 4"
+  "JohnsonJohnson 4 4"
+  "austres 4 4"
+  "sunspot.year 1 6"
+  "lynx 1 6"
+  "Nile 1 6"
+  "co2_weekly 52 52 --fill linear"
+)
+echo "| series | steps | m | H | naive | seasonal naive | ETS | Theta | seqtorch | form | s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+for line in "${series[@]}"; do
+  read -r name m h extra <<< "$line"
+  run="$out/$name"
+  rm -rf "$run"
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$bin/seqtorch-forecast" train --data "$data/$name.csv" --target value --time-column time \
+    --season "$m" --horizon "$h" --test-fraction 0.2 --cell lstm --out "$run" --quiet $extra "$@" \
+    > "$run.log" 2>&1 || { echo "forecast_real.sh: $name failed:" >&2; tail -3 "$run.log" >&2; exit 1; }
+  seconds=$(echo "$(date +%s.%N) - $start" | bc)
+  steps=$(($(wc -l < "$data/$name.csv") - 1))
+  "$python" - "$run/metrics.json" "$name" "$steps" "$m" "$h" "$seconds" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+name, steps, season, h, secs = sys.argv[2:]
+best = min(m["mase_ets"], m["mase_theta"])
+def cell(v, mark):
+    return ("**%.3f**" if mark else "%.3f") % v
+print("| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %s | %.0f |" % (
+    name, steps, season, h, m["mase_naive"], m["mase_seasonal_naive"], m["mase_ets"], m["mase_theta"],
+    cell(m["mase"], m["mase"] <= best), m.get("relative", "?").replace(" (auto)", "") + ("" if m.get("transform") != "log" else ", log") + (" (base)" if m.get("kept_base") else ""), float(secs)))
+PY
+done
