@@ -82,16 +82,33 @@ def check_forecast(args):
             return fail(f"forward([L, C+K]) returned {tuple(got.shape)}, expected {(H, C)}")
         rel = ((got - expected).abs() / expected.abs().clamp_min(1e-6)).max().item()
         print(f"forecast export: forward(window) vs predict: max relative difference {rel:.2e} "
-              f"(L={L}, H={H}, C={C})")
+              f"(L={L}, H={H}, C={C}, relative {m.relative}, ensemble {int(m.ensemble)})")
+        if hasattr(m, "variance"):
+            lo = [[float(r[name + "_lo95"]) for name in names[:C]] for r in rows]
+            sd = (torch.tensor(lo, dtype=torch.float64) - expected).abs() / 1.959963984540054
+            var = m.variance(window.unsqueeze(0))[0].double()
+            vrel = ((var.sqrt() - sd).abs() / sd.clamp_min(1e-6)).max().item()
+            print(f"forecast export: variance() vs predict's 95% interval: max relative difference {vrel:.2e}")
+            if not vrel < 1e-4:
+                return fail(f"variance differs from predict's interval: relative difference {vrel}")
         if not rel < 1e-5:
             return fail(f"relative difference {rel} >= 1e-5")
         batch = torch.stack([window, window * 1.01, window * 0.99])
         out = m(batch)
         if out.shape != (3, H, C) or (out[0] - m(window)).abs().max().item() > 1e-5:
             return fail("batched forward disagrees with single-window forward")
-        short = m(window[-(L // 2):])
+        # The shortest window the model's form reads (relative season: one season; deseason and
+        # trend: the whole seasons of the trained window), and a longer one.
+        form, season = str(m.relative), int(m.season)
+        shortest = {"season": season, "deseason": (L // season) * season,
+                    "trend": (L // season) * season}.get(form, 1)
+        short_len = max(L // 2, shortest)
+        short = m(window[-short_len:])
         if short.shape != (H, C):
-            return fail(f"a window of {L // 2} steps gave shape {tuple(short.shape)}")
+            return fail(f"a window of {short_len} steps gave shape {tuple(short.shape)}")
+        longer = torch.cat([window[:5] * 0.98, window])
+        if m(longer).shape != (H, C):
+            return fail(f"a window of {L + 5} steps gave shape {tuple(m(longer).shape)}")
     print("forecast export: OK (Python torch.jit.load, torch", torch.__version__ + ")")
     return 0
 

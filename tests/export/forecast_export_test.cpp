@@ -57,6 +57,45 @@ TEST(ForecastExport, LoadedArchiveMatchesTheModel) {
   }
 }
 
+// The forms that read seasons, ensembles, the log transform and global models: the archive
+// equals the model for windows of the trained length and longer (heads made non-zero, so the
+// networks count, not only the bases).
+TEST(ForecastExport, FormsEnsemblesLogAndGlobalModels) {
+  test::TempDir dir;
+  using forecast::Relative;
+  for (Relative form : {Relative::season, Relative::deseason, Relative::trend}) {
+    for (bool global : {false, true}) {
+      SCOPED_TRACE(forecast::to_string(form) + (global ? " global" : " joint"));
+      torch::manual_seed(7);
+      Forecaster m(ForecasterOptions(2, 8, 5).relative(form).season(4).ensemble(2).global(global)
+                       .log(form != Relative::season).loss(global ? forecast::Loss::gaussian : forecast::Loss::mse)
+                       .hidden_size(6));
+      data::Scaler scaler;
+      scaler.shift = torch::tensor({2.0, 1.0});
+      scaler.scale = torch::tensor({0.5, 0.3});
+      m->set_scaler(scaler);
+      {
+        torch::NoGradGuard no_grad;
+        for (auto& p : m->named_parameters())
+          if (p.key().find("head.") != std::string::npos) p.value().normal_(0, 0.2);
+      }
+      const auto path = dir.file("model.pt");
+      export_forecaster(m, {"a", "b"}, path);
+      auto loaded = load_export(path);
+      EXPECT_EQ(loaded.attr("relative").toStringRef(), forecast::to_string(form));
+      EXPECT_EQ(loaded.attr("ensemble").toInt(), 2);
+      InferenceGuard inference;
+      for (int64_t L : {8, 13}) {
+        auto window = torch::rand({3, L, 2}) * 10 + 1;  // positive: the log models need it
+        auto expected = m->forward(window);
+        EXPECT_TRUE(test::all_close(loaded.forward({window}).toTensor(), expected.mean, 1e-5, "L=" + std::to_string(L)));
+        if (global)
+          EXPECT_TRUE(test::all_close(loaded.get_method("variance")({window}).toTensor(), expected.variance, 1e-5, "variance"));
+      }
+    }
+  }
+}
+
 TEST(ForecastExport, NamesMustMatchTheModel) {
   Forecaster m(ForecasterOptions(1, 4, 2));
   EXPECT_TRUE(test::throws_with([&] { script_forecaster(m, {"a", "b"}); }, {"2 column names", "1 columns"}));

@@ -252,9 +252,9 @@ EtsModel fit_ets(const std::vector<double>& y, const EtsSpec& spec) {
   for (double alpha0 : {0.2, 0.6}) {
     std::vector<double> u{logit(alpha0), logit(0.1), logit(0.1), logit(0.5), 0.0, 0.0};
     u.resize(6 + (fit_seasons ? m : 0), 0.0);
-    const int budget = 400 * static_cast<int>(u.size());
+    const int budget = 200 * static_cast<int>(u.size());
     u = nelder_mead(objective, u, 0.5, budget);
-    for (int restart = 0; restart < 3; ++restart) u = nelder_mead(objective, u, 0.1, budget);
+    for (int restart = 0; restart < 2; ++restart) u = nelder_mead(objective, u, 0.1, budget);
     const double sse = objective(u);
     if (sse < best_sse) best_sse = sse, best = u;
   }

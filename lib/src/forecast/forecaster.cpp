@@ -79,9 +79,10 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
       case Mode::encdec: encdec.push_back(register_module("encdec" + suffix, nn::EncoderDecoder(rnn(I), rnn(C), out))); break;
     }
   }
-  // The heads start at zero: an untrained model forecasts its base (the last value, seasonal
-  // naive, ...) and training moves it only as far as the data asks.
-  zero_heads();
+  // With a seasonal base the heads start at zero: the untrained model forecasts its base and
+  // training moves it only as far as the data asks.
+  if (o.relative() == Relative::season || o.relative() == Relative::deseason || o.relative() == Relative::trend)
+    zero_heads();
   const int64_t all = o.targets() + o.covariates();
   scaler_shift = register_buffer("scaler_shift", torch::zeros({all}));
   scaler_scale = register_buffer("scaler_scale", torch::ones({all}));

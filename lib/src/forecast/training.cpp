@@ -88,17 +88,23 @@ ForecasterRun train_forecaster(const PreparedSeries& series, const TrainSettings
   auto optimizer = train::make_optimizer(model->parameters(), s.optimizer);
   train::LrSchedule schedule(s.lr, s.schedule ? s.schedule(s.trainer.epochs * task.batches_per_epoch())
                                                : train::ScheduleOptions{});
-  // The base's validation loss: the model as built (zero heads) forecasts exactly its base.
+  // The base's validation loss: with its heads zeroed the model forecasts exactly its base.
   double base_loss = std::numeric_limits<double>::infinity();
   if (series.split.val > 0) {
     torch::NoGradGuard no_grad;
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> heads;  // parameter, its value
+    for (const auto& p : model->named_parameters())
+      if (p.key().find("head.") != std::string::npos) heads.emplace_back(p.value(), p.value().clone());
+    model->zero_heads();
     model->eval();
     base_loss = task.evaluate().at("loss");
     model->train();
+    for (auto& [param, value] : heads) param.copy_(value);
   }
   ForecasterRun run;
   run.result = train::train(task, *optimizer, schedule, s.trainer);
-  if (!run.result.signal && base_loss < run.result.best_metric) {
+  // Ties go to the base (training on a perfect base has nothing to learn).
+  if (!run.result.signal && base_loss <= run.result.best_metric) {
     run.base = true;
     run.result.best_metric = base_loss;
     save_base(model, *optimizer, s.trainer, base_loss);

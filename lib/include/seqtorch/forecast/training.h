@@ -63,13 +63,14 @@ struct TrainSettings {
 struct ForecasterRun {
   /// The engine's result; best_metric is the validation loss of best.pt.
   train::TrainResult result;
-  /// The untrained model (which forecasts its base: zero heads) had a lower validation loss
-  /// than every trained one, so best.pt holds it (epoch 0).
+  /// The base (the model with zero heads) had a validation loss no higher than every trained
+  /// model's, so best.pt holds it (epoch 0).
   bool base = false;
 };
 
-/// Builds the model (seeded by settings.seed), measures the validation loss of its base, trains
-/// it, and keeps the base as best.pt when training never beat it.
+/// Builds the model (seeded by settings.seed), measures the validation loss of its base (heads
+/// zeroed for the measurement), trains it, and keeps the base as best.pt when training never
+/// beat it.
 ForecasterRun train_forecaster(const PreparedSeries& series, const TrainSettings& settings);
 
 /// The outcome of train_candidates.

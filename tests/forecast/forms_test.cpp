@@ -1,0 +1,237 @@
+// The forecaster's relative forms, ensembles, global models and log transform: an untrained
+// model (zero heads) forecasts its base exactly, checked against hand-computed bases; an
+// ensemble is the mean of its members; a global model is one univariate model per channel;
+// training keeps the base when it never beats it; the length defaults and the candidate list.
+#include <seqtorch/forecast/backtest.h>
+#include <seqtorch/forecast/training.h>
+#include <seqtorch/train/checkpoint.h>
+#include <seqtorch/util/file_system.h>
+
+#include "support/test_util.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace seqtorch::forecast {
+namespace {
+
+data::Scaler identity(int64_t columns) {
+  return {torch::zeros({columns}), torch::ones({columns})};
+}
+
+// Copies every parameter of `from` into `to` (same names and shapes).
+void copy_parameters(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  auto target = to.named_parameters();
+  for (const auto& p : from.named_parameters()) target[p.key()].copy_(p.value());
+}
+
+void randomise_heads(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.named_parameters())
+    if (p.key().find("head.") != std::string::npos) p.value().normal_(0, 0.3);
+}
+
+TEST(ForecastForms, AnUntrainedModelForecastsItsBase) {
+  // L 8, m 4, H 6. Seasons [1 5 3 2] and [3 8 4 5]: means 2.75 and 5; profile (mean deviation
+  // of each phase) [-1.875 2.625 -0.375 -0.375].
+  const auto x = torch::tensor({1.0, 5.0, 3.0, 2.0, 3.0, 8.0, 4.0, 5.0}).view({1, 8, 1});
+  const double profile[] = {-1.875, 2.625, -0.375, -0.375};
+  std::vector<double> trend;
+  for (int h = 0; h < 6; ++h) trend.push_back(5 + (5 - 2.75) / 4 * (2.5 + h) + profile[h % 4]);
+  const std::pair<Relative, std::vector<double>> cases[] = {
+      {Relative::none, {0, 0, 0, 0, 0, 0}},
+      {Relative::last, {5, 5, 5, 5, 5, 5}},
+      {Relative::season, {3, 8, 4, 5, 3, 8}},
+      {Relative::deseason, {3.5, 8, 5, 5, 3.5, 8}},  // 5 + 0.375 (the last value deseasonalised) + profile
+      {Relative::trend, trend}};
+  for (const auto& [form, expected] : cases) {
+    for (Mode mode : {Mode::seq2vec, Mode::encdec}) {
+      SCOPED_TRACE(to_string(form) + " " + to_string(mode));
+      Forecaster m(ForecasterOptions(1, 8, 6).relative(form).season(4).mode(mode).hidden_size(4));
+      m->set_scaler(identity(1));
+      m->zero_heads();  // as built for the seasonal forms; none and last start from torch's init
+      m->eval();
+      torch::NoGradGuard no_grad;
+      EXPECT_TRUE(test::all_close(m->forward(x).mean.view({6}), torch::tensor(expected), 1e-6, "base"));
+      // A longer window reads the same last seasons (season, deseason, trend) or last value.
+      const auto longer = torch::cat({torch::full({1, 3, 1}, 100.0), x}, 1);
+      if (form != Relative::none)
+        EXPECT_TRUE(test::all_close(m->forward(longer).mean.view({6}), torch::tensor(expected), 1e-6, "longer"));
+    }
+  }
+  // With the log transform, the seasonal-naive base is seasonal naive in original units.
+  Forecaster m(ForecasterOptions(1, 8, 6).relative(Relative::season).season(4).hidden_size(4).log(true));
+  m->set_scaler(identity(1));
+  EXPECT_TRUE(test::all_close(m->forward(x).mean.view({6}), torch::tensor({3.0, 8.0, 4.0, 5.0, 3.0, 8.0}), 1e-5, "log"));
+  EXPECT_TRUE(test::throws_with([&] { m->forward(-x); }, {"logarithms", "<= 0"}));
+}
+
+TEST(ForecastForms, OptionsThatCannotWorkAreRefused) {
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 8, 2).relative(Relative::season)); },
+                                {"relative season", "season m > 1"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 8, 2).relative(Relative::deseason).season(12)); },
+                                {"window (8) must cover a season (12)"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 8, 2).relative(Relative::season).season(4).mode(Mode::seq2seq)); },
+                                {"not with mode seq2seq"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(2, 8, 2).covariates(1).global(true)); },
+                                {"global model", "no covariates"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 8, 2).ensemble(0)); }, {"ensemble", ">= 1"}));
+  EXPECT_TRUE(test::throws_with([] { parse_relative("seasonal"); }, {"none, last, season, deseason or trend", "'seasonal'"}));
+}
+
+TEST(ForecastForms, AnEnsembleIsTheMixtureOfItsMembers) {
+  torch::manual_seed(4);
+  const auto opts = ForecasterOptions(1, 8, 3).loss(Loss::gaussian).hidden_size(4);
+  Forecaster e(ForecasterOptions(opts).ensemble(2)), a(opts), b(opts);
+  for (auto* f : {&e, &a, &b}) (*f)->set_scaler(identity(1)), (*f)->eval();
+  randomise_heads(*e);
+  copy_parameters(*e->vec[0], *a->vec[0]);
+  copy_parameters(*e->vec[1], *b->vec[0]);
+  const auto x = torch::randn({5, 8, 1});
+  torch::NoGradGuard no_grad;
+  const Forecast fe = e->forward(x), fa = a->forward(x), fb = b->forward(x);
+  EXPECT_TRUE(test::all_close(fe.mean, (fa.mean + fb.mean) / 2, 1e-6, "mean"));
+  const auto spread = (fa.mean - fb.mean).pow(2) / 4;  // the population variance of two
+  EXPECT_TRUE(test::all_close(fe.variance, (fa.variance + fb.variance) / 2 + spread, 1e-5, "variance"));
+  EXPECT_GT((fa.mean - fb.mean).abs().max().item<double>(), 1e-3);  // the members differ
+  // The loss is the members' mean loss.
+  const auto y = torch::randn({5, 3, 1});
+  EXPECT_NEAR(e->loss(x, y).item<double>(), (a->loss(x, y).item<double>() + b->loss(x, y).item<double>()) / 2, 1e-5);
+  // Without the gaussian head an ensemble gives no interval (the spread alone is not one).
+  Forecaster mse(ForecasterOptions(1, 8, 3).ensemble(3).hidden_size(4));
+  EXPECT_FALSE(mse->forward(x).variance.defined());
+  EXPECT_FALSE(mse->has_variance());
+}
+
+TEST(ForecastForms, AGlobalModelForecastsEachSeriesAlone) {
+  torch::manual_seed(6);
+  for (Mode mode : {Mode::seq2vec, Mode::seq2seq, Mode::encdec}) {
+    SCOPED_TRACE(to_string(mode));
+    Forecaster g(ForecasterOptions(2, 6, 3).global(true).mode(mode).hidden_size(5));
+    data::Scaler s{torch::tensor({10.0, -3.0}), torch::tensor({2.0, 0.5})};
+    g->set_scaler(s);
+    randomise_heads(*g);
+    g->eval();
+    const auto x = torch::randn({4, 6, 2}) * torch::tensor({2.0, 0.5}) + torch::tensor({10.0, -3.0});
+    torch::NoGradGuard no_grad;
+    const auto both = g->forward(x).mean;
+    ASSERT_EQ(both.sizes(), torch::IntArrayRef({4, 3, 2}));
+    for (int64_t c = 0; c < 2; ++c) {
+      Forecaster u(ForecasterOptions(1, 6, 3).mode(mode).hidden_size(5));
+      u->set_scaler({s.shift.narrow(0, c, 1), s.scale.narrow(0, c, 1)});
+      auto* from = mode == Mode::seq2vec ? static_cast<torch::nn::Module*>(g->vec[0].get())
+                   : mode == Mode::seq2seq ? static_cast<torch::nn::Module*>(g->seq[0].get())
+                                           : static_cast<torch::nn::Module*>(g->encdec[0].get());
+      auto* to = mode == Mode::seq2vec ? static_cast<torch::nn::Module*>(u->vec[0].get())
+                 : mode == Mode::seq2seq ? static_cast<torch::nn::Module*>(u->seq[0].get())
+                                         : static_cast<torch::nn::Module*>(u->encdec[0].get());
+      copy_parameters(*from, *to);
+      u->eval();
+      EXPECT_TRUE(test::all_close(both.select(2, c), u->forward(x.narrow(2, c, 1)).mean.select(2, 0), 1e-5,
+                                  "channel " + std::to_string(c)));
+    }
+  }
+}
+
+// A series that repeats exactly (season 4): seasonal naive is perfect on validation, so
+// training keeps the base; with a refit the base is saved rescaled.
+TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
+  test::TempDir dir;
+  data::Series s;
+  s.names = {"y"};
+  s.targets = 1;
+  s.values = torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({20}).view({80, 1});
+  s.values[0][0] = 3.0;  // one step off the pattern, early: the MASE scale is not zero
+  const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
+  TrainSettings settings;
+  settings.model = ForecasterOptions(1, 8, 4).season(4).hidden_size(4);
+  settings.trainer.epochs = 2;
+  settings.trainer.quiet = true;
+  settings.trainer.app = "forecast";
+  for (bool refit : {false, true}) {
+    SCOPED_TRACE(refit ? "refit" : "no refit");
+    settings.trainer.out_dir = dir.file(refit ? "refit" : "plain");
+    const auto choice = train_candidates(s, prep, data::ScalerKind::standard, settings, {Relative::season},
+                                         [](Relative) { return std::string("relative = season\n"); }, refit, true);
+    EXPECT_TRUE(choice.base);
+    EXPECT_EQ(choice.chosen, Relative::season);
+    EXPECT_NEAR(choice.result.best_metric, 0.0, 1e-10);
+    Forecaster m(ForecasterOptions(1, 8, 4).season(4).hidden_size(4).relative(Relative::season));
+    train::load_checkpoint(dir.file((refit ? "refit" : "plain") + std::string("/checkpoints/best.pt")), "forecast", *m,
+                           nullptr, false);
+    const auto r = backtest(m, s.values, 64, 4, torch::kCPU);
+    EXPECT_NEAR(r.model.at("mae"), 0.0, 1e-4);
+    EXPECT_NEAR(r.seasonal_naive.at("mae"), 0.0, 1e-12);
+    if (refit) EXPECT_TRUE(util::path_exists(dir.file("refit/candidates/season/checkpoints/best.pt")));
+  }
+}
+
+TEST(ForecastTraining, LengthDefaultsAndCandidates) {
+  EXPECT_FALSE(defaults_for_length(1411, 24, 24).small);
+  const auto ap = defaults_for_length(101, 12, 12);  // AirPassengers' training part
+  EXPECT_TRUE(ap.small);
+  EXPECT_EQ(ap.window, 48);  // 101 - 48 - 12 + 1 = 42 windows >= 40
+  EXPECT_EQ(ap.ensemble, 5);
+  EXPECT_EQ(defaults_for_length(75, 12, 12).window, 24);  // 4m: 16 windows, 3m: 28; 2m: 40 >= 24
+  EXPECT_EQ(defaults_for_length(46, 12, 12).window, 12);  // 2m leaves 11 windows: shortened to m
+  EXPECT_EQ(defaults_for_length(100, 1, 6).window, 12);   // no season: 2H
+  using R = Relative;
+  EXPECT_EQ(relative_candidates("auto", Mode::seq2vec, 12, 24), (std::vector<R>{R::last, R::season, R::deseason, R::trend}));
+  EXPECT_EQ(relative_candidates("auto", Mode::seq2seq, 12, 24), (std::vector<R>{R::last, R::deseason}));
+  EXPECT_EQ(relative_candidates("auto", Mode::seq2vec, 12, 12), (std::vector<R>{R::last, R::season, R::deseason}));
+  EXPECT_EQ(relative_candidates("auto", Mode::encdec, 1, 12), (std::vector<R>{R::last, R::trend}));
+  EXPECT_EQ(relative_candidates("season", Mode::seq2vec, 1, 12), (std::vector<R>{R::season}));
+}
+
+TEST(ForecastTraining, LogIsPreferredForASeasonThatGrowsWithTheLevel) {
+  data::Series s;
+  s.names = {"y"};
+  s.targets = 1;
+  std::vector<double> mult, add;
+  const double season[] = {0.7, 1.3, 1.1, 0.9};
+  for (int t = 0; t < 48; ++t) {
+    const double level = 20 + 4 * t, noise = 0.01 * std::sin(7.0 * t);
+    mult.push_back(level * season[t % 4] * (1 + noise));
+    add.push_back(level + 10 * (season[t % 4] - 1) + noise);
+  }
+  s.values = torch::tensor(mult, torch::kDouble).view({48, 1});
+  EXPECT_TRUE(prefers_log(s, 40, 4));
+  EXPECT_FALSE(prefers_log(s, 40, 1));  // no season
+  s.values = torch::tensor(add, torch::kDouble).view({48, 1});
+  EXPECT_FALSE(prefers_log(s, 40, 4));
+  s.values.index_put_({3, 0}, -1.0);
+  EXPECT_FALSE(prefers_log(s, 40, 4));  // a value <= 0
+  EXPECT_TRUE(test::throws_with([&] { log_targets(s); }, {"transform log", "'y'", "<= 0"}));
+}
+
+TEST(ForecastBacktest, ClassicalBaselinesAndPerSeriesRows) {
+  const int64_t N = 80;
+  auto t = torch::arange(N, torch::kDouble);
+  auto seasonal = 50 + 0.3 * t + 5 * torch::sin(t * (M_PI / 2));
+  auto walk = 20 + torch::sin(t * 0.37).cumsum(0);
+  auto values = torch::stack({seasonal, walk}, 1);
+  Forecaster m(ForecasterOptions(2, 8, 4).hidden_size(4));
+  m->set_scaler(identity(2));
+  m->zero_heads();  // relative last with zero heads: naive
+  const auto r = backtest(m, values, 64, 4, torch::kCPU);
+  EXPECT_EQ(r.origins, 80 - 64 - 4 + 1);
+  EXPECT_NEAR(r.model.at("mase"), r.naive.at("mase"), 1e-6);
+  ASSERT_EQ(r.per_series.size(), 2u);
+  ASSERT_EQ(r.ets_forms.size(), 2u);
+  for (const char* who : {"model", "naive", "seasonal_naive", "ets", "theta"}) {
+    SCOPED_TRACE(who);
+    const double a = r.per_series[0].at(who).at("mase"), b = r.per_series[1].at(who).at("mase");
+    EXPECT_TRUE(std::isfinite(a) && std::isfinite(b));
+  }
+  // The noiseless seasonal trend: ETS follows it far better than seasonal naive.
+  EXPECT_LT(r.per_series[0].at("ets").at("mase"), 0.2 * r.per_series[0].at("seasonal_naive").at("mase"));
+  const std::string table = backtest_table(r, "seqtorch seq2vec", {"seasonal", "walk"}, 4);
+  for (const char* part : {"ETS ", "Theta", "MASE per series", "seasonal", "walk", "ETS forms (AICc): seasonal ETS("})
+    EXPECT_NE(table.find(part), std::string::npos) << part << "\n" << table;
+}
+
+}  // namespace
+}  // namespace seqtorch::forecast
