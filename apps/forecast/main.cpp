@@ -93,14 +93,23 @@ struct ForecastCli {
     if (!data.empty() && target.empty()) throw UsageError("--target: required with --data (the column(s) to forecast)");
     return s;
   }
-  // The model of these options (`relative` must name one form, not auto).
-  st::forecast::ForecasterOptions model(int64_t targets, int64_t covs) const {
+  // Usage errors (exit 2) in the forecaster's choices, naming the option.
+  void check_choices() const {
+    auto one_of = [](const std::string& option, const std::string& value, const std::vector<std::string>& valid) {
+      if (std::find(valid.begin(), valid.end(), value) != valid.end()) return;
+      std::string list;
+      for (size_t i = 0; i < valid.size(); ++i) list += (i ? (i + 1 == valid.size() ? " or " : ", ") : "") + valid[i];
+      throw UsageError("--" + option + ": expected " + list + ", got '" + value + "'");
+    };
+    one_of("relative", relative, {"auto", "none", "last", "season", "deseason", "trend"});
+    one_of("transform", transform, {"auto", "none", "log"});
+    one_of("multi-series", multi_series, {"global", "joint"});
     if (ensemble < 1) throw UsageError("--ensemble: expected >= 1, got " + std::to_string(ensemble));
     if (season < 1) throw UsageError("--season: expected >= 1, got " + std::to_string(season));
-    if (transform != "none" && transform != "log")
-      throw UsageError("--transform: expected none, log or auto, got '" + transform + "'");
-    if (multi_series != "global" && multi_series != "joint")
-      throw UsageError("--multi-series: expected global or joint, got '" + multi_series + "'");
+  }
+  // The model of these options (`relative` and `transform` name one choice, not auto).
+  st::forecast::ForecasterOptions model(int64_t targets, int64_t covs) const {
+    check_choices();
     return st::forecast::ForecasterOptions(targets, window, horizon)
         .covariates(covs).mode(st::forecast::parse_mode(mode)).loss(st::forecast::parse_loss(loss))
         .cell(cell_kind(c)).hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout)
@@ -179,6 +188,7 @@ int run(int argc, char** argv) {
   const std::string out = f.c.out;
 
   if (parsed.command == "train") {
+    f.check_choices();
     const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto series = st::forecast::load_series(f.series());
     f.fill_length_defaults(series, parsed.values);

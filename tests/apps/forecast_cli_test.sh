@@ -30,6 +30,11 @@ expect 1 "horizon: expected >= 1, got 0" -- "$bin" train --data "$tmp/good.csv" 
 expect 2 "unknown option --hiden-size for 'seqtorch-forecast train'; did you mean --hidden-size?" -- "$bin" train --hiden-size 3
 expect 2 "the argument ('ten') for option '--epochs' is invalid" -- "$bin" train --epochs ten
 expect 2 "--target: required with --data" -- "$bin" train --data "$tmp/good.csv" "${common[@]}"
+expect 2 "--relative: expected auto, none, last, season, deseason or trend, got 'seasonal'" -- "$bin" train --relative seasonal
+expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
+expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
+expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
+expect 1 "relative season: needs a season m > 1 (--season)" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --relative season "${common[@]}"
 expect 1 "bogus.pt: cannot be read (truncated or corrupted?)" -- "$bin" predict --checkpoint "$tmp/bogus.pt" --output "$tmp/p.csv"
 [ -e "$tmp/p.csv" ] && { echo "FAIL: predict left $tmp/p.csv behind"; failures=$((failures + 1)); }
 
@@ -51,6 +56,31 @@ if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
     passed=$((passed + 1))
   else
     echo "FAIL: check_export.py forecast:"; cat "$tmp/check.log"; failures=$((failures + 1))
+  fi
+fi
+# A short seasonal series in two columns (weekly pattern, positive, growing): the global model
+# with the choices made for it (log, the relative form by validation, ensemble, refit), per-series
+# rows in evaluate, and the export of a gaussian seasonal ensemble checked from Python.
+{ echo "day,a,b"; for i in $(seq 1 150); do echo "$i,$(( 50 + i / 5 + (i % 7) * (10 + i / 30) )),$(( 80 + (i * 13) % 7 * 3 + i / 10 ))"; done; } > "$tmp/weekly.csv"
+if "$bin" train --data "$tmp/weekly.csv" --target a,b --season 7 --horizon 7 --out "$tmp/weekly" --quiet \
+     --epochs 3 --hidden-size 4 > "$tmp/weekly.json" &&
+   grep -q '"relative":"[a-z]* (auto)"' "$tmp/weekly.json" && grep -q '"mase_ets_a"' "$tmp/weekly.json" &&
+   grep -q '^ensemble = 5$' "$tmp/weekly/config.ini" && grep -q '^refit = true$' "$tmp/weekly/config.ini" &&
+   grep -q '^relative = \(last\|season\|deseason\|trend\)$' "$tmp/weekly/config.ini" &&
+   "$bin" evaluate --out "$tmp/weekly" > "$tmp/weekly_eval.txt" && grep -q "MASE per series" "$tmp/weekly_eval.txt" &&
+   grep -q "^Theta " "$tmp/weekly_eval.txt"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: the seasonal global run"; cat "$tmp/weekly.json" "$tmp/weekly_eval.txt"; failures=$((failures + 1))
+fi
+if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
+  if "$bin" train --data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --out "$tmp/weekly1" --quiet \
+       --epochs 2 --hidden-size 4 --relative trend --transform log --loss gaussian --ensemble 2 > /dev/null &&
+     "$python" "$check_export" forecast --bin "$bin" --checkpoint "$tmp/weekly1/checkpoints/best.pt" \
+       --workdir "$tmp/check1" > "$tmp/check1.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL: check_export.py forecast (trend, log, gaussian ensemble):"; cat "$tmp/check1.log"; failures=$((failures + 1))
   fi
 fi
 plot_forecast=$(dirname "${check_export:-/nonexistent}")/plot_forecast.py

@@ -52,7 +52,7 @@ TEST(ForecastForms, AnUntrainedModelForecastsItsBase) {
       SCOPED_TRACE(to_string(form) + " " + to_string(mode));
       Forecaster m(ForecasterOptions(1, 8, 6).relative(form).season(4).mode(mode).hidden_size(4));
       m->set_scaler(identity(1));
-      m->zero_heads();  // as built for the seasonal forms; none and last start from torch's init
+      m->zero_heads();  // as built for seq2vec; encdec starts from torch's init
       m->eval();
       torch::NoGradGuard no_grad;
       EXPECT_TRUE(test::all_close(m->forward(x).mean.view({6}), torch::tensor(expected), 1e-6, "base"));
@@ -215,7 +215,7 @@ TEST(ForecastBacktest, ClassicalBaselinesAndPerSeriesRows) {
   auto values = torch::stack({seasonal, walk}, 1);
   Forecaster m(ForecasterOptions(2, 8, 4).hidden_size(4));
   m->set_scaler(identity(2));
-  m->zero_heads();  // relative last with zero heads: naive
+  // As built (seq2vec): zero heads, relative last: naive.
   const auto r = backtest(m, values, 64, 4, torch::kCPU);
   EXPECT_EQ(r.origins, 80 - 64 - 4 + 1);
   EXPECT_NEAR(r.model.at("mase"), r.naive.at("mase"), 1e-6);

@@ -79,10 +79,11 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
       case Mode::encdec: encdec.push_back(register_module("encdec" + suffix, nn::EncoderDecoder(rnn(I), rnn(C), out))); break;
     }
   }
-  // With a seasonal base the heads start at zero: the untrained model forecasts its base and
-  // training moves it only as far as the data asks.
-  if (o.relative() == Relative::season || o.relative() == Relative::deseason || o.relative() == Relative::trend)
-    zero_heads();
+  // The heads start at zero: the untrained model forecasts its base and training moves it only
+  // as far as the data asks. Not encdec's: its decoder reads its own outputs, and from zero it
+  // learns far more slowly (measured: worse than seasonal naive after 6 epochs on the built-in
+  // series, against better with torch's initialisation).
+  if (o.mode() != Mode::encdec) zero_heads();
   const int64_t all = o.targets() + o.covariates();
   scaler_shift = register_buffer("scaler_shift", torch::zeros({all}));
   scaler_scale = register_buffer("scaler_scale", torch::ones({all}));

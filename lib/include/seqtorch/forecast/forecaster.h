@@ -110,7 +110,7 @@ class ForecasterImpl : public torch::nn::Module {
   Forecast forward(const torch::Tensor& window);
 
   /// Zeroes the networks' output layers: the model then forecasts its base exactly (as it
-  /// does when built with a seasonal base: season, deseason, trend).
+  /// does when built, in modes seq2vec and seq2seq).
   void zero_heads();
   /// Whether forecasts carry a variance (the gaussian loss).
   bool has_variance() const;
