@@ -81,7 +81,9 @@ if [ ! -s "$corpus" ]; then
 fi
 head -c 400000 "$corpus" > "$out/text.txt"
 
-forecast_args=(--device "$device" --threads 1 --quiet --seed 3 --epochs 3 --hidden-size 32 --window 24 --horizon 6 --eval-every 20)
+# One relative form: one training run (--relative auto would train one per form, each checked alike).
+forecast_args=(--device "$device" --threads 1 --quiet --seed 3 --epochs 3 --hidden-size 32 --window 24 --horizon 6 --eval-every 20
+               --relative last)
 textgen_args=(--device "$device" --threads 1 --quiet --seed 3 --epochs 1 --max-steps 60 --hidden-size 64 --embedding-size 32
               --seq-len 50 --text "$out/text.txt" --eval-every 20)
 
@@ -115,7 +117,7 @@ lose_rank() {  # how (KILL | STOP)
   local how=$1 run=$out/forecast-$1 p
   rm -rf "$run"
   p=$(port)
-  local n args=(train --device "$device" --threads 1 --quiet --seed 3 --epochs 400 --hidden-size 32 --window 24 --horizon 6
+  local n args=(train --device "$device" --threads 1 --quiet --seed 3 --epochs 400 --hidden-size 32 --window 24 --horizon 6 --relative last
               --batch-size 16 --dist-timeout 5 --out "$run")
   WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$bin/seqtorch-forecast" "${args[@]}" \
     > /dev/null 2> "$run.rank0.err" &
