@@ -283,6 +283,10 @@ torch::Tensor ForecasterImpl::loss(const torch::Tensor& x_scaled, const torch::T
   return options.ensemble() == 1 ? total : total / static_cast<double>(options.ensemble());
 }
 
+torch::Tensor ForecasterImpl::forecast_loss(const Forecast& f, const torch::Tensor& y) const {
+  return step_loss(f, y);
+}
+
 Forecast ForecasterImpl::forward(const torch::Tensor& window) {
   const int64_t C = options.targets();
   TORCH_CHECK(window.dim() == 3, "forecast: window rank: expected 3 ([B, L, C+K]), got ", window.dim());

@@ -99,8 +99,9 @@ std::map<std::string, double> WindowTask::evaluate() {
   for (int64_t b = 0; b < val_windows(); b += 1024) {
     const int64_t n = std::min<int64_t>(1024, val_windows() - b);
     auto [x, y] = gather(val_starts_.narrow(0, b, n));
-    loss_sum += model_->loss(x, y).item<double>() * n;
-    auto mean = model_->forecast_scaled(x).mean;
+    const Forecast f = model_->forecast_scaled(x);
+    loss_sum += model_->forecast_loss(f, y).item<double>() * n;
+    auto mean = f.mean;
     abs_sum += ((mean - y).abs().to(torch::kCPU, torch::kDouble) * scale).sum().item<double>();
     count += n;
   }

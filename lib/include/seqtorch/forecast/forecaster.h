@@ -106,6 +106,10 @@ class ForecasterImpl : public torch::nn::Module {
   /// Training loss on scaled data: x [B, L, C+K], future targets y [B, H, C]. seq2seq learns
   /// one step ahead at every step of the window (targets x[1..L-1] then y[0]).
   torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y);
+  /// The loss of a forecast from forecast_scaled (free-running H steps, the ensemble's mean and
+  /// mixture variance) against the scaled future y: what validation compares, alike for every
+  /// mode and form (for seq2seq `loss` is the one-step loss along the window).
+  torch::Tensor forecast_loss(const Forecast& f, const torch::Tensor& y) const;
   /// Window in original units [B, L, C+K] -> forecast in original units (variance in units^2).
   Forecast forward(const torch::Tensor& window);
 
