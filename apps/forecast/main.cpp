@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <iostream>
+#include <sstream>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -31,6 +32,7 @@ struct ForecastCli {
   std::string relative = "auto", multi_series = "global", transform = "auto";
   double val_fraction = 0.1, test_fraction = 0.2, teacher_forcing = 0.5;
   int64_t window = 48, horizon = 24, season = 1, ensemble = 1;
+  int64_t model_season = 0;  // the model's season when it differs from --season (reading commands)
   bool refit = false;
 
   po::options_description data_options() {
@@ -55,8 +57,8 @@ struct ForecastCli {
         ("loss", po::value(&loss)->default_value(loss), "mse | mae | gaussian (adds intervals)")
         ("scaler", po::value(&scaler)->default_value(scaler), "standard | minmax | none (fitted on the training part)")
         ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "encdec: share of true inputs in training")
-        ("relative", po::value(&relative)->default_value(relative), "what the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | auto (the best of those on validation)")
-        ("ensemble", po::value(&ensemble)->default_value(ensemble), "members of a seed ensemble (mean forecast, intervals from their spread)")
+        ("relative", po::value(&relative)->default_value(relative), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | auto (the best on validation)")
+        ("ensemble", po::value(&ensemble)->default_value(ensemble), "members of a seed ensemble (the mean forecast; with --loss gaussian, intervals from their variances and spread)")
         ("transform", po::value(&transform)->default_value(transform), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
         ("refit", po::value(&refit)->default_value(refit), "after choosing on validation, train the chosen form again on training + validation for the epochs its best model took (the final model)")
         ("multi-series", po::value(&multi_series)->default_value(multi_series), "several targets: global (one network for every series, each scaled alone) | joint (one multivariate network)");
@@ -113,16 +115,27 @@ struct ForecastCli {
     return st::forecast::ForecasterOptions(targets, window, horizon)
         .covariates(covs).mode(st::forecast::parse_mode(mode)).loss(st::forecast::parse_loss(loss))
         .cell(cell_kind(c)).hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout)
-        .teacher_forcing(teacher_forcing).season(season).ensemble(ensemble)
+        .teacher_forcing(teacher_forcing).season(model_season > 0 ? model_season : season).ensemble(ensemble)
         .relative(st::forecast::parse_relative(relative)).global(multi_series == "global" && targets > 1)
         .log(transform == "log");
   }
-  // Reading commands on a checkpoint from before these options: its forms were `last`, `joint`
-  // and one member.
-  void settle_old_checkpoint(const po::variables_map& values) {
-    if (values["relative"].defaulted() || relative == "auto") relative = "last";
-    if (values["multi-series"].defaulted()) multi_series = "joint";
-    if (values["transform"].defaulted() || transform == "auto") transform = "none";
+  // Reading commands: the model's form comes from the checkpoint (`stored`, its INI text, which
+  // checkpoint_beneath put beneath the command line; these options are not on it). --season
+  // there sets the baselines' season only; the model keeps its own. A checkpoint from before
+  // these options had the forms `last`, `none`, `joint` and one member.
+  void settle_from_checkpoint(const std::string& stored) {
+    auto stored_value = [&](const std::string& name) -> std::string {
+      std::istringstream lines(stored);
+      for (std::string line; std::getline(lines, line);)
+        if (line.rfind(name + " = ", 0) == 0) return line.substr(name.size() + 3);
+      return "";
+    };
+    if (stored_value("relative").empty()) relative = "last";
+    if (stored_value("transform").empty()) transform = "none";
+    if (stored_value("multi-series").empty()) multi_series = "joint";
+    if (stored_value("ensemble").empty()) ensemble = 1;
+    const std::string m = stored_value("season");
+    model_season = m.empty() ? season : std::stoll(m);
   }
   // train: the options the user left out, chosen by the length of the training part
   // (forecast::defaults_for_length), written back into `values` so config.ini and the
@@ -248,7 +261,7 @@ int run(int argc, char** argv) {
   po::options_description everything;
   everything.add(command.options).add(model_desc);
   const auto ckpt = checkpoint_beneath(f.c, f.checkpoint, "forecast", everything, parsed.values);
-  f.settle_old_checkpoint(parsed.values);
+  f.settle_from_checkpoint(st::train::read_checkpoint_info(ckpt, "forecast").config);
   const auto series = st::forecast::load_series(f.series());
   st::forecast::Forecaster model(f.model(series.targets, series.values.size(1) - series.targets));
   st::train::load_checkpoint(ckpt, "forecast", *model, nullptr, false);

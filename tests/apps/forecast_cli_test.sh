@@ -83,6 +83,15 @@ if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
     echo "FAIL: check_export.py forecast (trend, log, gaussian ensemble):"; cat "$tmp/check1.log"; failures=$((failures + 1))
   fi
 fi
+# Reading commands keep the model's season: --season on evaluate moves the baselines only.
+if [ -f "$tmp/weekly/checkpoints/best.pt" ] &&
+   "$bin" evaluate --out "$tmp/weekly" --quiet > "$tmp/e7.txt" && "$bin" evaluate --out "$tmp/weekly" --season 1 --quiet > "$tmp/e1.txt" &&
+   [ "$(grep -o '"mae":[0-9.e-]*' "$tmp/e7.txt")" = "$(grep -o '"mae":[0-9.e-]*' "$tmp/e1.txt")" ] &&
+   [ "$(grep -o '"mase_seasonal_naive":[0-9.e-]*' "$tmp/e7.txt")" != "$(grep -o '"mase_seasonal_naive":[0-9.e-]*' "$tmp/e1.txt")" ]; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: evaluate --season changed the model or not the baselines"; cat "$tmp/e7.txt" "$tmp/e1.txt"; failures=$((failures + 1))
+fi
 plot_forecast=$(dirname "${check_export:-/nonexistent}")/plot_forecast.py
 if [ -f "$plot_forecast" ] && "$python" -c "import matplotlib" 2>/dev/null; then
   if "$python" "$plot_forecast" --data "$tmp/good_gap.csv" --target "units, sold" --time-column day \
