@@ -89,8 +89,9 @@ TEST(ForecastExport, FormsEnsemblesLogAndGlobalModels) {
         auto window = torch::rand({3, L, 2}) * 10 + 1;  // positive: the log models need it
         auto expected = m->forward(window);
         EXPECT_TRUE(test::all_close(loaded.forward({window}).toTensor(), expected.mean, 1e-5, "L=" + std::to_string(L)));
-        if (global)
+        if (global) {
           EXPECT_TRUE(test::all_close(loaded.get_method("variance")({window}).toTensor(), expected.variance, 1e-5, "variance"));
+        }
       }
     }
   }

@@ -58,8 +58,9 @@ TEST(ForecastForms, AnUntrainedModelForecastsItsBase) {
       EXPECT_TRUE(test::all_close(m->forward(x).mean.view({6}), torch::tensor(expected), 1e-6, "base"));
       // A longer window reads the same last seasons (season, deseason, trend) or last value.
       const auto longer = torch::cat({torch::full({1, 3, 1}, 100.0), x}, 1);
-      if (form != Relative::none)
+      if (form != Relative::none) {
         EXPECT_TRUE(test::all_close(m->forward(longer).mean.view({6}), torch::tensor(expected), 1e-6, "longer"));
+      }
     }
   }
   // With the log transform, the seasonal-naive base is seasonal naive in original units.
@@ -165,7 +166,9 @@ TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
     const auto r = backtest(m, s.values, 64, 4, torch::kCPU);
     EXPECT_NEAR(r.model.at("mae"), 0.0, 1e-4);
     EXPECT_NEAR(r.seasonal_naive.at("mae"), 0.0, 1e-12);
-    if (refit) EXPECT_TRUE(util::path_exists(dir.file("refit/candidates/season/checkpoints/best.pt")));
+    if (refit) {
+      EXPECT_TRUE(util::path_exists(dir.file("refit/candidates/season/checkpoints/best.pt")));
+    }
   }
 }
 
