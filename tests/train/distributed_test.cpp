@@ -294,7 +294,7 @@ TEST(DataParallel, ARankThatStopsAnsweringEndsTheOthersStepWithinTheTimeout) {
       2,
       [](int rank, DataParallel& group) -> std::string {
         if (rank == 1) {  // joined, then hangs (never reaches the step's all-reduce)
-          std::this_thread::sleep_for(std::chrono::seconds(4));
+          std::this_thread::sleep_for(std::chrono::seconds(7));
           return "";
         }
         auto a = torch::zeros({2}).requires_grad_();
@@ -306,15 +306,17 @@ TEST(DataParallel, ARankThatStopsAnsweringEndsTheOthersStepWithinTheTimeout) {
           group.after_backward({a}, step);
         } catch (const std::exception& e) {
           const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          EXPECT_LT(s, 3.5) << "the error came after " << s << " s";
+          EXPECT_LT(s, 6.0) << "the error came after " << s << " s";
           return e.what();
         }
         return "no error";
       },
-      std::chrono::milliseconds(1500));
+      // 3 s, not less: the same timeout bounds forming the group, and under a loaded machine
+      // (ctest -j2 beside apps.dist_check) a 1.5-s rendezvous once timed out.
+      std::chrono::milliseconds(3000));
   const std::string& message = results[0];
   EXPECT_NE(message.find("data-parallel rank 0 of 2: the gradient all-reduce failed"), std::string::npos) << message;
-  EXPECT_NE(message.find("did not answer within 1.5 s"), std::string::npos) << message;
+  EXPECT_NE(message.find("did not answer within 3 s"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
 }
 
