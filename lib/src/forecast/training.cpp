@@ -64,7 +64,7 @@ bool writes(const train::TrainerOptions& o) {
   return !o.out_dir.empty() && (!o.parallel || o.parallel->rank() == 0);
 }
 
-// The model as built (heads zero: it forecasts its base), saved as best.pt and last.pt.
+// The model with its heads zeroed (it forecasts its base), saved as best.pt.
 void save_base(Forecaster& model, const torch::optim::Optimizer& optimizer, const train::TrainerOptions& o,
                double val_loss) {
   if (!writes(o)) return;
