@@ -10,13 +10,13 @@
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
+#include <seqtorch/util/spec_text.h>
 #include <seqtorch/util/stop_signal.h>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <iostream>
-#include <sstream>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -123,19 +123,12 @@ struct ForecastCli {
   // checkpoint_beneath put beneath the command line; these options are not on it). --season
   // there sets the baselines' season only; the model keeps its own. A checkpoint from before
   // these options had the forms `last`, `none`, `joint` and one member.
-  void settle_from_checkpoint(const std::string& stored) {
-    auto stored_value = [&](const std::string& name) -> std::string {
-      std::istringstream lines(stored);
-      for (std::string line; std::getline(lines, line);)
-        if (line.rfind(name + " = ", 0) == 0) return line.substr(name.size() + 3);
-      return "";
-    };
-    if (stored_value("relative").empty()) relative = "last";
-    if (stored_value("transform").empty()) transform = "none";
-    if (stored_value("multi-series").empty()) multi_series = "joint";
-    if (stored_value("ensemble").empty()) ensemble = 1;
-    const std::string m = stored_value("season");
-    model_season = m.empty() ? season : std::stoll(m);
+  void settle_from_checkpoint(const st::util::KeyValues& stored) {
+    if (!stored.has("relative")) relative = "last";
+    if (!stored.has("transform")) transform = "none";
+    if (!stored.has("multi-series")) multi_series = "joint";
+    if (!stored.has("ensemble")) ensemble = 1;
+    model_season = stored.has("season") ? stored.get_int("season") : season;
   }
   // train: the options the user left out, chosen by the length of the training part
   // (forecast::defaults_for_length), written back into `values` so config.ini and the
@@ -261,8 +254,9 @@ int run(int argc, char** argv) {
   po::options_description everything;
   everything.add(command.options).add(model_desc);
   const auto ckpt = checkpoint_beneath(f.c, f.checkpoint, "forecast", everything, parsed.values);
-  f.settle_from_checkpoint(st::train::read_checkpoint_info(ckpt, "forecast").config);
+  f.settle_from_checkpoint(st::util::KeyValues(st::train::read_checkpoint_info(ckpt, "forecast").config, ckpt));
   const auto series = st::forecast::load_series(f.series());
+  if (f.transform == "log") st::forecast::log_targets(series);  // refuses a value <= 0, naming the column
   st::forecast::Forecaster model(f.model(series.targets, series.values.size(1) - series.targets));
   st::train::load_checkpoint(ckpt, "forecast", *model, nullptr, false);
   model->to(device);

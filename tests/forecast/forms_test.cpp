@@ -67,7 +67,7 @@ TEST(ForecastForms, AnUntrainedModelForecastsItsBase) {
   Forecaster m(ForecasterOptions(1, 8, 6).relative(Relative::season).season(4).hidden_size(4).log(true));
   m->set_scaler(identity(1));
   EXPECT_TRUE(test::all_close(m->forward(x).mean.view({6}), torch::tensor({3.0, 8.0, 4.0, 5.0, 3.0, 8.0}), 1e-5, "log"));
-  EXPECT_TRUE(test::throws_with([&] { m->forward(-x); }, {"logarithms", "<= 0"}));
+  EXPECT_TRUE(torch::isnan(m->forward(-x).mean).all().item<bool>());  // refused where data is read
 }
 
 TEST(ForecastForms, OptionsThatCannotWorkAreRefused) {

@@ -221,8 +221,9 @@ EtsModel fit_ets(const std::vector<double>& y, const EtsSpec& spec) {
   const auto [a, b] = line_fit(adjusted, head);
   const double l_init = spec.trend ? a - b : mean(adjusted, 0, std::min<size_t>(head, static_cast<size_t>(std::max<int64_t>(m, 3))));
   const double b_init = spec.trend ? b : 0;
+  const double y_mean = mean(y, 0, y.size());
   double sd = 0;
-  for (double v : y) sd += (v - mean(y, 0, y.size())) * (v - mean(y, 0, y.size()));
+  for (double v : y) sd += (v - y_mean) * (v - y_mean);
   sd = std::sqrt(sd / static_cast<double>(n)) + 1e-12;
 
   // The initial seasonal states are fitted too for seasons up to 24 (Nelder-Mead in more

@@ -1,6 +1,5 @@
 #include <seqtorch/forecast/forecaster.h>
 
-#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/torch.h>
 
 namespace seqtorch::forecast {
@@ -292,11 +291,9 @@ Forecast ForecasterImpl::forward(const torch::Tensor& window) {
   TORCH_CHECK(window.dim() == 3, "forecast: window rank: expected 3 ([B, L, C+K]), got ", window.dim());
   torch::Tensor x = window;
   if (options.log()) {
-    const torch::Tensor targets = window.narrow(2, 0, C);
-    TORCH_CHECK(torch::jit::tracer::isTracing() || (targets > 0).all().item<bool>(),
-                "forecast: the model works on logarithms (--transform log) and the window has a "
-                "value <= 0");
-    x = torch::cat({targets.log(), window.narrow(2, C, options.covariates())}, 2);
+    // Values <= 0 give NaN (checked where the data is read: log_targets), not here: the window
+    // may live on a GPU, and a check would wait for it at every call.
+    x = torch::cat({window.narrow(2, 0, C).log(), window.narrow(2, C, options.covariates())}, 2);
   }
   Forecast f = forecast_scaled((x - scaler_shift) / scaler_scale);
   const torch::Tensor shift = scaler_shift.narrow(0, 0, C), scale = scaler_scale.narrow(0, 0, C);

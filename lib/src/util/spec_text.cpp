@@ -24,7 +24,7 @@ KeyValues::KeyValues(const std::string& text, std::string what) : what_(std::mov
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    if (line.empty() || line[0] == '#') continue;
     const size_t eq = line.find(" = ");
     TORCH_CHECK(eq != std::string::npos, what_, ": cannot read line '", line, "'");
     values_[line.substr(0, eq)] = line.substr(eq + 3);

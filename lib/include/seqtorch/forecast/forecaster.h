@@ -85,7 +85,8 @@ struct ForecasterOptions {
   /// Work on the logarithm of the targets (all values must be > 0): a season whose amplitude
   /// grows with the level becomes additive. The model's scaler is then fitted on the logs
   /// (forecast::log_targets); forward takes and gives original units (the forecast is exp of
-  /// the log forecast, the variance by the delta method, exp(2 mean) times the log variance).
+  /// the log forecast, the variance by the delta method, exp(2 mean) times the log variance; a
+  /// value <= 0 in the window gives NaN: the apps refuse such data with log_targets).
   TORCH_ARG(bool, log) = false;
 };
 

@@ -17,7 +17,8 @@ std::string tensor_bytes(const torch::Tensor& bytes);
 /// "key = value" lines, one per option (written by the apps' ModelSpec::serialize).
 class KeyValues {
  public:
-  /// Parses the lines; throws naming `what` and the line it cannot read.
+  /// Parses the lines (empty ones and `#` comments skipped, as in config.ini); throws naming
+  /// `what` and the line it cannot read.
   KeyValues(const std::string& text, std::string what);
   /// The value of `key`; throws "WHAT: missing 'KEY'".
   const std::string& get(const std::string& key) const;
