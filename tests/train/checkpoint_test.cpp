@@ -107,11 +107,14 @@ TEST(Checkpoint, ErrorsNameTheFileAndTheMismatch) {
   const std::string bytes = read_all(path);
   util::write_file_atomically(dir.file("cut.pt"), bytes.substr(0, bytes.size() / 2));
   EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("cut.pt"), "", *same, nullptr, false); },
-                                {"cut.pt", "cannot be read (truncated or corrupted?)"}));
+                                {"cut.pt", "truncated: the header says"}));
   // Not a checkpoint at all.
   util::write_file_atomically(dir.file("text.pt"), "hello\n");
   EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("text.pt"), "", *same, nullptr, false); },
-                                {"text.pt", "cannot be read"}));
+                                {"text.pt", "not a seqtorch checkpoint"}));
+  // A folder.
+  EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.path, "", *same, nullptr, false); },
+                                {dir.path, "is a folder, not a checkpoint file"}));
   // A torch archive that is not ours.
   torch::save(torch::ones({2}), dir.file("tensor.pt"));
   EXPECT_TRUE(test::throws_with([&] { load_checkpoint(dir.file("tensor.pt"), "", *same, nullptr, false); },
@@ -194,6 +197,105 @@ TEST(CheckpointCuda, CudaGeneratorStateIsSavedAndRestored) {
   torch::manual_seed(99);  // anything else
   load_checkpoint(dir.file("ck.pt"), "test", *a, nullptr, /*restore_rng=*/true);
   EXPECT_TRUE(torch::equal(torch::rand({5}, torch::kCUDA).cpu(), expected));
+}
+
+// ---- the checked container (format 2) -------------------------------------------------------
+
+TEST(Checkpoint, EveryFlippedByteIsRefusedWithOneLine) {
+  test::TempDir dir;
+  torch::manual_seed(4);
+  auto a = make();
+  const auto path = dir.file("ck.pt");
+  save_checkpoint(path, info_for(3), *a, nullptr);
+  const std::string bytes = read_all(path);
+  ASSERT_EQ(bytes.rfind("seqtorch-checkpoint 2\nbytes ", 0), 0u);
+  // Every byte of the header and a spread of the content's (every 97th, and the last), each
+  // with one bit and with all bits flipped: never loaded, always one line naming the file.
+  std::vector<size_t> positions;
+  const size_t header = bytes.find("\n\n") + 2;
+  for (size_t i = 0; i < header; ++i) positions.push_back(i);
+  for (size_t i = header; i < bytes.size(); i += 97) positions.push_back(i);
+  positions.push_back(bytes.size() - 1);
+  int refused = 0;
+  for (size_t at : positions)
+    for (unsigned char mask : {0x01, 0xff}) {
+      std::string bad = bytes;
+      bad[at] = static_cast<char>(static_cast<unsigned char>(bad[at]) ^ mask);
+      util::write_file_atomically(dir.file("bad.pt"), bad);
+      auto b = make();
+      try {
+        load_checkpoint(dir.file("bad.pt"), "test", *b, nullptr, false);
+        ADD_FAILURE() << "byte " << at << " ^ " << int(mask) << ": loaded";
+      } catch (const c10::Error& e) {
+        const std::string msg = e.what_without_backtrace();
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+        EXPECT_NE(msg.find("bad.pt"), std::string::npos) << msg;
+        ++refused;
+      }
+    }
+  EXPECT_EQ(refused, static_cast<int>(2 * positions.size()));
+  // What the messages say for a changed content byte, a cut, an added byte and a newer format.
+  std::string changed = bytes;
+  changed[header + (bytes.size() - header) / 2] ^= 0x10;
+  EXPECT_TRUE(test::throws_with([&] { checkpoint_archive(changed, "c.pt"); }, {"c.pt", "corrupted: its content's CRC-32 is"}));
+  EXPECT_TRUE(test::throws_with([&] { checkpoint_archive(bytes + "x", "c.pt"); }, {"c.pt", "1 bytes more than its header says"}));
+  EXPECT_TRUE(test::throws_with([&] { checkpoint_archive(bytes.substr(0, bytes.size() - 1), "c.pt"); },
+                                {"c.pt", "truncated"}));
+  std::string newer = bytes;
+  newer[std::string("seqtorch-checkpoint ").size()] = '3';
+  EXPECT_TRUE(test::throws_with([&] { checkpoint_archive(newer, "c.pt"); }, {"format 3", "written by a newer seqtorch?"}));
+  EXPECT_TRUE(test::throws_with([&] { checkpoint_archive("", "c.pt"); }, {"c.pt", "the file is empty"}));
+}
+
+TEST(Checkpoint, FormatOneFilesStillLoadAndSkippedStepsRoundTrip) {
+  test::TempDir dir;
+  torch::manual_seed(5);
+  auto a = make();
+  CheckpointInfo info = info_for(2);
+  info.skipped_steps = 7;
+  save_checkpoint(dir.file("new.pt"), info, *a, nullptr);
+  EXPECT_EQ(read_checkpoint_info(dir.file("new.pt")).skipped_steps, 7);
+  // Format 1: the bare archive, as seqtorch wrote it before the header.
+  const std::string archive = checkpoint_archive(read_all(dir.file("new.pt")), "new.pt");
+  ASSERT_EQ(archive.rfind("PK\x03\x04", 0), 0u);
+  util::write_file_atomically(dir.file("old.pt"), archive);
+  auto b = make();
+  EXPECT_EQ(load_checkpoint(dir.file("old.pt"), "test", *b, nullptr, false).epoch, 2);
+  EXPECT_TRUE(torch::equal(a->parameters()[0], b->parameters()[0]));
+  EXPECT_EQ(checkpoint_file(archive), read_all(dir.file("new.pt")));
+}
+
+TEST(Checkpoint, AFullDiskFailsWithOneLineAndKeepsThePreviousCheckpoint) {
+  // A 256 KiB tmpfs (needs root: mount(2)); skipped where it cannot be mounted.
+  test::TempDir dir;
+  const std::string mnt = dir.file("small");
+  util::create_directories(mnt);
+  const std::string mount = "mount -t tmpfs -o size=256k seqtorch-test " + mnt + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (not root?)";
+  struct Unmount {
+    std::string at;
+    ~Unmount() { std::system(("umount " + at).c_str()); }
+  } unmount{mnt};
+  torch::manual_seed(6);
+  auto small = make();
+  const std::string path = util::join_path(mnt, "checkpoints/last.pt");
+  save_checkpoint(path, info_for(1), *small, nullptr);
+  const std::string before = read_all(path);
+  // A model whose checkpoint (~1 MB) cannot fit beside the first.
+  auto big = Recurrent(RecurrentOptions(3, 256));
+  try {
+    save_checkpoint(path, info_for(2), *big, nullptr);
+    ADD_FAILURE() << "a 1 MB checkpoint fitted in 256 KiB";
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    EXPECT_NE(msg.find("last.pt"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("No space left on device"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  EXPECT_EQ(read_all(path), before);
+  EXPECT_EQ(util::list_directory(util::join_path(mnt, "checkpoints")), std::vector<std::string>{"last.pt"});
+  auto b = make();
+  EXPECT_EQ(load_checkpoint(path, "test", *b, nullptr, false).epoch, 1);
 }
 
 TEST(AtomicFile, ThrowingWriterLeavesOldFileAndNoTemporary) {

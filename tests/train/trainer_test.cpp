@@ -49,7 +49,8 @@ class SumTask : public TrainTask {
     if (signal_at >= 0 && epoch * batches_per_epoch() + index == signal_at) std::raise(SIGINT);
     auto idx = order_.narrow(0, index * batch_, batch_);
     auto pred = model_->forward(x_.index_select(1, idx));
-    if (nan_from >= 0 && epoch * batches_per_epoch() + index >= nan_from) pred = pred * std::nan("");
+    const int64_t at = epoch * batches_per_epoch() + index;
+    if (nan_from >= 0 && at >= nan_from && (nan_until < 0 || at < nan_until)) pred = pred * std::nan("");
     return {torch::mse_loss(pred, y_.index_select(0, idx)), batch_};
   }
   std::map<std::string, double> evaluate() override {
@@ -62,7 +63,7 @@ class SumTask : public TrainTask {
   }
   std::vector<torch::Tensor> params() { return model_->parameters(); }
 
-  int64_t nan_from = -1, signal_at = -1, calls = 0;
+  int64_t nan_from = -1, nan_until = -1, signal_at = -1, calls = 0;
   std::vector<double> fixed_metrics;
   nn::ManyToOne model_{nullptr};
 
@@ -237,6 +238,29 @@ void check_non_finite_steps_stop(torch::Device device) {
 
 TEST(Trainer, NonFiniteStepsAreSkippedThenStopWithLastCheckpointIntact) {
   check_non_finite_steps_stop(torch::kCPU);
+}
+
+TEST(Trainer, SkippedStepsAreCountedAcrossAResume) {
+  // Two NaN steps in epoch 1, then the run is stopped after epoch 2 and resumed: the count
+  // (in the result and in last.pt, which the apps' metrics.json reports) stays 2.
+  test::TempDir dir;
+  SumTask task(1);
+  task.nan_from = 8 + 1;
+  task.nan_until = 8 + 3;
+  auto opt = make_optimizer(task.params(), adam());
+  LrSchedule sched(0.01, ScheduleOptions{});
+  auto r = train(task, *opt, sched, quiet(dir.path, 2));
+  EXPECT_EQ(r.skipped_steps, 2);
+  EXPECT_EQ(r.steps, 2 * 8 - 2);
+  EXPECT_EQ(read_checkpoint_info(dir.file("checkpoints/last.pt")).skipped_steps, 2);
+  SumTask again(1);
+  auto opt2 = make_optimizer(again.params(), adam());
+  LrSchedule sched2(0.01, ScheduleOptions{});
+  auto o = quiet(dir.path, 3);
+  o.resume = true;
+  auto resumed = train(again, *opt2, sched2, o);
+  EXPECT_EQ(resumed.skipped_steps, 2);
+  EXPECT_EQ(resumed.steps, 3 * 8 - 2);
 }
 
 TEST(Trainer, AccumulatedMicroBatchesEqualOneLargeBatch) {

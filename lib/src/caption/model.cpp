@@ -1,4 +1,5 @@
 #include <seqtorch/caption/model.h>
+#include <seqtorch/train/checkpoint.h>
 #include <seqtorch/data/coco.h>
 #include <seqtorch/util/file_system.h>
 #include <seqtorch/util/spec_text.h>
@@ -146,12 +147,7 @@ std::string read_backbone(const std::string& path) {
 }
 
 CaptionModel model_of_checkpoint(const std::string& path) {
-  torch::serialize::InputArchive archive, model;
-  try {
-    archive.load_from(path, torch::Device(torch::kCPU));
-  } catch (const c10::Error&) {
-    TORCH_CHECK(false, "checkpoint ", path, ": cannot be read (truncated or corrupted?)");
-  }
+  torch::serialize::InputArchive archive = train::open_checkpoint(path), model;  // checked, CPU
   torch::Tensor spec, vocab, backbone;
   TORCH_CHECK(archive.try_read("model", model) && model.try_read("spec_text", spec, true) &&
                   model.try_read("vocab_tokens", vocab, true) && model.try_read("backbone_archive", backbone, true),

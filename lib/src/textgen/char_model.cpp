@@ -1,4 +1,5 @@
 #include <seqtorch/textgen/char_model.h>
+#include <seqtorch/train/checkpoint.h>
 #include <seqtorch/nn/init.h>
 #include <seqtorch/train/tbptt.h>
 
@@ -41,12 +42,7 @@ CharModelOutput CharModelImpl::forward(const torch::Tensor& tokens, const nn::Re
 }
 
 data::Vocabulary vocabulary_of_checkpoint(const std::string& path) {
-  torch::serialize::InputArchive archive, model;
-  try {
-    archive.load_from(path, torch::Device(torch::kCPU));  // as load_checkpoint: CPU first
-  } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "checkpoint ", path, ": cannot be read (truncated or corrupted?)");
-  }
+  torch::serialize::InputArchive archive = train::open_checkpoint(path), model;  // checked, CPU
   torch::Tensor symbols, unit;
   TORCH_CHECK(archive.try_read("model", model) && model.try_read("symbols", symbols, true) &&
                   model.try_read("unit", unit, true),

@@ -5,6 +5,10 @@
 
 #include <torch/torch.h>
 
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 namespace seqtorch::train {
@@ -23,16 +27,101 @@ std::string short_reason(const std::exception& e) {
   TORCH_CHECK(false, "checkpoint ", path, ": ", what);
 }
 
-// Opens `path` with every tensor on the CPU, whatever device wrote it: a checkpoint of a CUDA
-// run loads on a machine without a GPU, and nothing of it is read on a GPU by accident.
-torch::serialize::InputArchive open_archive(const std::string& path) {
+constexpr const char* kMagic = "seqtorch-checkpoint ";
+constexpr int kContainerVersion = 2;
+
+uint32_t crc32_of(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < bytes.size();) {
+    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
+    at += n;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+// Reads "NAME VALUE\n" at `at` (VALUE: up to 20 characters of `digits`); advances `at`.
+bool header_field(const std::string& bytes, size_t& at, const std::string& name, const char* digits,
+                  std::string& value) {
+  if (bytes.compare(at, name.size() + 1, name + " ") != 0) return false;
+  const size_t begin = at + name.size() + 1;
+  const size_t end = bytes.find('\n', begin);
+  if (end == std::string::npos || end == begin || end - begin > 20) return false;
+  value = bytes.substr(begin, end - begin);
+  if (value.find_first_not_of(digits) != std::string::npos) return false;
+  at = end + 1;
+  return true;
+}
+}  // namespace
+
+std::string checkpoint_file(const std::string& archive) {
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08x", crc32_of(archive));
+  return std::string(kMagic) + std::to_string(kContainerVersion) + "\nbytes " + std::to_string(archive.size()) +
+         "\ncrc32 " + crc + "\n\n" + archive;
+}
+
+std::string checkpoint_archive(const std::string& bytes, const std::string& path) {
+  if (bytes.empty()) fail(path, "the file is empty");
+  if (bytes.compare(0, 4, "PK\x03\x04") == 0) return bytes;  // format 1: the bare archive
+  const std::string magic(kMagic);
+  if (bytes.compare(0, magic.size(), magic) != 0)
+    fail(path, "not a seqtorch checkpoint (it does not start with '" + magic + "N')");
+  size_t at = magic.size();
+  const size_t eol = bytes.find('\n', at);
+  const std::string version = eol == std::string::npos || eol - at > 9 ? "" : bytes.substr(at, eol - at);
+  if (version.empty() || version.find_first_not_of("0123456789") != std::string::npos)
+    fail(path, "malformed header (the format version)");
+  if (version != std::to_string(kContainerVersion))
+    fail(path, "format " + version + ": this seqtorch reads checkpoint formats 1 and " +
+                   std::to_string(kContainerVersion) + " (written by a newer seqtorch?)");
+  at = eol + 1;
+  std::string size_text, crc_text;
+  if (!header_field(bytes, at, "bytes", "0123456789", size_text) ||
+      !header_field(bytes, at, "crc32", "0123456789abcdef", crc_text) || crc_text.size() != 8 ||
+      bytes.compare(at, 1, "\n") != 0)
+    fail(path, "malformed header (bytes, crc32)");
+  ++at;
+  const uint64_t size = std::stoull(size_text);  // at most 20 digits: may exceed 2^64
+  if (size_text.size() > 19 || size > bytes.size() - at)
+    fail(path, "truncated: the header says " + size_text + " bytes of content, the file holds " +
+                   std::to_string(bytes.size() - at));
+  if (size < bytes.size() - at)
+    fail(path, std::to_string(bytes.size() - at - size) + " bytes more than its header says (" + size_text +
+                   "): not a file seqtorch wrote whole");
+  std::string archive = bytes.substr(at);
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08x", crc32_of(archive));
+  if (crc_text != crc)
+    fail(path, std::string("corrupted: its content's CRC-32 is ") + crc + ", the header says " + crc_text);
+  return archive;
+}
+
+torch::serialize::InputArchive open_checkpoint(const std::string& path) {
   if (!util::path_exists(path)) fail(path, "no such file");
+  if (util::is_directory(path)) fail(path, "is a folder, not a checkpoint file");
+  std::string bytes;
+  try {
+    bytes = util::read_file(path);
+  } catch (const c10::Error& e) {
+    fail(path, "cannot be read: " + short_reason(e));
+  }
+  std::istringstream archive_bytes(checkpoint_archive(bytes, path));
+  bytes.clear();
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path, torch::Device(torch::kCPU));
+    // Every tensor onto the CPU, whatever device wrote it: a checkpoint of a CUDA run loads on a
+    // machine without a GPU, and nothing of it is read on a GPU by accident.
+    archive.load_from(archive_bytes, torch::Device(torch::kCPU));
   } catch (const std::exception& e) {
     fail(path, "cannot be read (truncated or corrupted?): " + short_reason(e));
   }
+  return archive;
+}
+
+namespace {
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  torch::serialize::InputArchive archive = open_checkpoint(path);
   c10::IValue format;
   if (!archive.try_read("format", format) || !format.isString() ||
       format.toStringRef() != kFormat)
@@ -93,7 +182,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info,
   archive.write("app", c10::IValue(info.app));
   archive.write("config", c10::IValue(info.config));
   archive.write("progress", torch::tensor({info.epoch, info.step, info.batch_in_epoch,
-                                           info.evals_without_gain}, torch::kLong));
+                                           info.evals_without_gain, info.skipped_steps}, torch::kLong));
   archive.write("best_metric", torch::tensor({info.best_metric}, torch::kDouble));
   archive.write("schedule_state", torch::tensor(info.schedule_state, torch::kDouble));
   {
@@ -111,7 +200,9 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info,
     optimizer->save(opt_archive);
     archive.write("optimizer", opt_archive);
   }
-  util::write_atomically(path, [&](std::ostream& out) { archive.save_to(out); });
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  util::write_file_atomically(path, checkpoint_file(bytes.str()));
 }
 
 namespace {
@@ -121,7 +212,7 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
   info.app = read_string(archive, "app", path);
   info.config = read_string(archive, "config", path);
   torch::Tensor progress, best, schedule;
-  if (!archive.try_read("progress", progress) || progress.numel() != 4 ||
+  if (!archive.try_read("progress", progress) || (progress.numel() != 4 && progress.numel() != 5) ||
       !archive.try_read("best_metric", best) || best.numel() != 1 ||
       !archive.try_read("schedule_state", schedule))
     fail(path, "missing or malformed progress fields");
@@ -130,6 +221,7 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
   info.step = p[1].item<int64_t>();
   info.batch_in_epoch = p[2].item<int64_t>();
   info.evals_without_gain = p[3].item<int64_t>();
+  info.skipped_steps = p.numel() == 5 ? p[4].item<int64_t>() : 0;
   info.best_metric = best.item<double>();
   auto s = schedule.to(torch::kDouble).contiguous();
   info.schedule_state.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());

@@ -143,6 +143,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     info.config = o.config;
   }
   result.best_metric = info.best_metric;
+  result.skipped_steps = info.skipped_steps;
   if (parallel) {
     // Every rank starts from rank 0's weights (after a resume they are equal already; a fresh
     // model may have been initialised from another seed).
@@ -186,6 +187,10 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     save_checkpoint(path, info, model, &optimizer);
     outside_steps_s += seconds_since(start);
   };
+
+  // A fresh run's folder holds a loadable last.pt from the start: killed at any moment after
+  // this, the run resumes (from here, or from its last epoch's end).
+  if (!o.resume) save(last_path);
 
   int64_t step = info.step;
   int64_t consecutive_bad = 0;
@@ -241,7 +246,7 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   // too many non-finite steps in a row.
   auto conclude = [&](const StepOutcome& s) {
     if (!s.applied) {
-      ++result.skipped_steps;
+      info.skipped_steps = ++result.skipped_steps;
       ++consecutive_bad;
       write_log(util::JsonObject()
                     .add("split", "train").add("step", step).add("epoch", s.epoch)

@@ -1,4 +1,5 @@
 #include <seqtorch/translate/model.h>
+#include <seqtorch/train/checkpoint.h>
 
 #include <seqtorch/util/spec_text.h>
 
@@ -86,12 +87,7 @@ data::Units auto_units(const std::vector<data::SentencePair>& pairs) {
 }
 
 TranslationModel model_of_checkpoint(const std::string& path) {
-  torch::serialize::InputArchive archive, model;
-  try {
-    archive.load_from(path, torch::Device(torch::kCPU));
-  } catch (const c10::Error&) {
-    TORCH_CHECK(false, "checkpoint ", path, ": cannot be read (truncated or corrupted?)");
-  }
+  torch::serialize::InputArchive archive = train::open_checkpoint(path), model;  // checked, CPU
   torch::Tensor spec, source, target;
   TORCH_CHECK(archive.try_read("model", model) && model.try_read("spec_text", spec, true) &&
                   model.try_read("source_tokens", source, true) && model.try_read("target_tokens", target, true),

@@ -40,9 +40,13 @@ void write_atomically(const std::string& path, const std::function<void(std::ost
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       TORCH_CHECK(out, "cannot create ", tmp, ": ", std::strerror(errno));
+      errno = 0;
       write(out);
       out.flush();
-      TORCH_CHECK(out, "cannot write ", path, " (disk full?)");
+      // The reason of the failed write(2) (ENOSPC: "No space left on device").
+      const int err = errno;
+      TORCH_CHECK(out, "cannot write ", path, ": ", err ? std::strerror(err) : "the write failed (disk full?)",
+                  "; the previous file is unchanged");
     }
     fsync_path(tmp, false);
     rename_path(tmp, path);

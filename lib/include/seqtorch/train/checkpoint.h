@@ -3,8 +3,18 @@
 // configuration in one file, written atomically. Loading checks the file before touching the
 // model: a truncated or corrupted file, another app's checkpoint, or a model of other sizes or
 // another cell fails with one line naming the file and the mismatch.
+//
+// The file (format 2): a short text header, then torch's archive (a zip) of everything:
+//   seqtorch-checkpoint 2\n
+//   bytes N\n          the archive's length
+//   crc32 XXXXXXXX\n   its CRC-32 (zlib's), 8 lower-case hex digits
+//   \n
+//   N bytes of archive
+// so any changed, missing or added byte is found before torch reads anything. Files of format 1
+// (the bare archive, from before the header) still load, unchecked.
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
 
 #include <cstdint>
 #include <limits>
@@ -26,9 +36,21 @@ struct CheckpointInfo {
   /// Best validation metric so far and evaluations since it improved.
   double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t evals_without_gain = 0;
+  /// Steps skipped so far for a non-finite loss or gradient (0 in checkpoints from before it).
+  int64_t skipped_steps = 0;
   /// Schedule state (LrSchedule::state()).
   std::vector<double> schedule_state;
 };
+
+/// The archive inside checkpoint file `bytes` (read from `path`, which names it in errors),
+/// checked against the header's length and CRC-32; a bare archive of format 1 is returned
+/// whole. Throws one line for anything else: not a checkpoint, a newer format, a malformed
+/// header, a truncated file, extra bytes, a checksum that does not match.
+std::string checkpoint_archive(const std::string& bytes, const std::string& path);
+/// The header and `archive`, as save_checkpoint writes them.
+std::string checkpoint_file(const std::string& archive);
+/// The checked archive of the checkpoint at `path`, opened with every tensor on the CPU.
+torch::serialize::InputArchive open_checkpoint(const std::string& path);
 
 /// Writes `path` atomically. `optimizer` may be null (weights-only checkpoints, e.g. best.pt
 /// copies). Stores the default CPU generator's state and, where CUDA is present, that of every

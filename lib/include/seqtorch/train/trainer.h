@@ -81,7 +81,8 @@ struct TrainerOptions {
   bool synchronous_steps = false;
   /// Write a training line to metrics.jsonl (and progress) every N optimiser steps.
   int64_t log_every = 10;
-  /// Run folder: checkpoints/last.pt, checkpoints/best.pt, metrics.jsonl. Empty: write nothing.
+  /// Run folder: checkpoints/last.pt (written at the start of a fresh run, then at the end of
+  /// every epoch and when stopped), checkpoints/best.pt, metrics.jsonl. Empty: write nothing.
   std::string out_dir;
   /// Stored in checkpoints: the app's name and the effective configuration.
   std::string app = "seqtorch";
@@ -114,7 +115,7 @@ struct TrainResult {
   std::map<std::string, double> best_metrics;
   /// Metrics of the last evaluation.
   std::map<std::string, double> last_metrics;
-  /// Steps skipped for a non-finite loss or gradient.
+  /// Steps skipped for a non-finite loss or gradient (in total, across resumes).
   int64_t skipped_steps = 0;
   /// Ended by patience or by reaching stop_at, by the time budget, or by a signal (then `signal`
   /// is its number).
