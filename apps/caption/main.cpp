@@ -11,11 +11,13 @@
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
+#include <seqtorch/util/messages.h>
 #include <seqtorch/util/stop_signal.h>
 
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -68,43 +70,43 @@ struct CaptionCli {
     d.add_options()
         ("images", po::value(&images), "image folder (the JSON's file names are relative to it)")
         ("captions", po::value(&captions), "COCO captions JSON (or a Karpathy split JSON)")
-        ("split", po::value(&split)->default_value(split), "Karpathy split JSON: train | val | test | all")
-        ("loader-threads", po::value(&loader_threads)->default_value(loader_threads), "image decoding threads (0: all cores)");
+        ("split", po::value(&split)->default_value(split)->notifier(one_of("split", {"train", "val", "test", "all"})), "Karpathy split JSON: train | val | test | all")
+        ("loader-threads", po::value(&loader_threads)->default_value(loader_threads)->notifier(at_least<int64_t>("loader-threads", 0)), "image decoding threads (0: all cores)");
     if (training)
       d.add_options()
           ("valid-captions", po::value(&valid_captions), "validation JSON, same image folder (default: part of --captions)")
-          ("valid-fraction", po::value(&valid_fraction)->default_value(valid_fraction, short_text(valid_fraction)), "without --valid-captions: the share of images held out (at most 500)")
-          ("min-count", po::value(&min_count)->default_value(min_count), "words seen fewer times become <unk>")
-          ("max-vocab", po::value(&max_vocab)->default_value(max_vocab), "vocabulary ids at most (0: no limit)");
+          ("valid-fraction", po::value(&valid_fraction)->default_value(valid_fraction, short_text(valid_fraction))->notifier(within("valid-fraction", 0, 1, "()")), "without --valid-captions: the share of images held out (at most 500)")
+          ("min-count", po::value(&min_count)->default_value(min_count)->notifier(at_least<int64_t>("min-count", 1)), "words seen fewer times become <unk>")
+          ("max-vocab", po::value(&max_vocab)->default_value(max_vocab)->notifier(max_vocab_check()), "vocabulary ids at most (0: no limit)");
     return d;
   }
   po::options_description model_extra() {
     po::options_description d("Captioner");
     d.add_options()
-        ("decoder", po::value(&decoder)->default_value(decoder), "attend (show, attend and tell) | show_tell | align (the image-sentence alignment model, for retrieve)")
+        ("decoder", po::value(&decoder)->default_value(decoder)->notifier(one_of("decoder", {"attend", "show_tell", "align"})), "attend (show, attend and tell) | show_tell | align (the image-sentence alignment model, for retrieve)")
         ("encoder-from", po::value(&encoder_from), "start the image encoder (and the word embedding) from this checkpoint, e.g. an align model's")
-        ("margin", po::value(&margin)->default_value(margin, short_text(margin)), "align: margin of the ranking loss")
-        ("image-size", po::value(&image_size)->default_value(image_size), "images are resized to S x S")
-        ("channels", po::value(&channels)->default_value(channels), "CNN: width of the last stage")
-        ("stages", po::value(&stages)->default_value(stages), "CNN: residual stages (each halves the grid)")
+        ("margin", po::value(&margin)->default_value(margin, short_text(margin))->notifier(above("margin", 0.0)), "align: margin of the ranking loss")
+        ("image-size", po::value(&image_size)->default_value(image_size)->notifier(at_least<int64_t>("image-size", 16)), "images are resized to S x S")
+        ("channels", po::value(&channels)->default_value(channels)->notifier(at_least<int64_t>("channels", 1)), "CNN: width of the last stage")
+        ("stages", po::value(&stages)->default_value(stages)->notifier(at_least<int64_t>("stages", 1)), "CNN: residual stages (each halves the grid)")
         ("backbone", po::value(&backbone), "instead of the CNN: a TorchScript file mapping [B, 3, S, S] to [B, C, h, w]")
-        ("finetune-from", po::value(&finetune_from)->default_value(finetune_from), "the encoder trains from this epoch on (-1: stays frozen)")
-        ("mean", po::value(&mean)->default_value(mean), "per-channel pixel mean (0..1 scale)")
-        ("std", po::value(&stdev)->default_value(stdev), "per-channel pixel std (0..1 scale)")
-        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size), "word embedding width")
-        ("attention-size", po::value(&attention_size)->default_value(attention_size), "attention's hidden width (0: hidden size)")
-        ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing, short_text(label_smoothing)), "label smoothing of the training loss")
-        ("attention-regularizer", po::value(&attention_regularizer)->default_value(attention_regularizer, short_text(attention_regularizer)), "lambda of the doubly stochastic attention term")
-        ("decode-images", po::value(&decode_images)->default_value(decode_images), "validation images captioned (BLEU, CIDEr) at each evaluation")
-        ("max-length", po::value(&max_length)->default_value(max_length), "longest caption in words (training captions are cut)");
+        ("finetune-from", po::value(&finetune_from)->default_value(finetune_from)->notifier(at_least<int64_t>("finetune-from", -1)), "the encoder trains from this epoch on (-1: stays frozen)")
+        ("mean", po::value(&mean)->default_value(mean)->notifier(three_numbers("mean")), "per-channel pixel mean (0..1 scale)")
+        ("std", po::value(&stdev)->default_value(stdev)->notifier(three_numbers("std")), "per-channel pixel std (0..1 scale)")
+        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size)->notifier(at_least<int64_t>("embedding-size", 1)), "word embedding width")
+        ("attention-size", po::value(&attention_size)->default_value(attention_size)->notifier(at_least<int64_t>("attention-size", 0)), "attention's hidden width (0: hidden size)")
+        ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing, short_text(label_smoothing))->notifier(within("label-smoothing", 0, 1, "[)")), "label smoothing of the training loss")
+        ("attention-regularizer", po::value(&attention_regularizer)->default_value(attention_regularizer, short_text(attention_regularizer))->notifier(at_least("attention-regularizer", 0.0)), "lambda of the doubly stochastic attention term")
+        ("decode-images", po::value(&decode_images)->default_value(decode_images)->notifier(at_least<int64_t>("decode-images", 0)), "validation images captioned (BLEU, CIDEr) at each evaluation")
+        ("max-length", po::value(&max_length)->default_value(max_length)->notifier(at_least<int64_t>("max-length", 1)), "longest caption in words (training captions are cut)");
     return d;
   }
   po::options_description decoding() {
     po::options_description d("Decoding");
     d.add_options()
-        ("beam", po::value(&beam)->default_value(beam), "beam width (1: greedy)")
-        ("length-penalty", po::value(&length_penalty)->default_value(length_penalty, short_text(length_penalty)), "GNMT length penalty alpha")
-        ("max-length", po::value(&max_length)->default_value(max_length), "longest caption in words");
+        ("beam", po::value(&beam)->default_value(beam)->notifier(at_least<int64_t>("beam", 1)), "beam width (1: greedy)")
+        ("length-penalty", po::value(&length_penalty)->default_value(length_penalty, short_text(length_penalty))->notifier(at_least("length-penalty", 0.0)), "GNMT length penalty alpha")
+        ("max-length", po::value(&max_length)->default_value(max_length)->notifier(at_least<int64_t>("max-length", 1)), "longest caption in words");
     return d;
   }
   po::options_description files(const char* output_help) {
@@ -130,28 +132,32 @@ struct CaptionCli {
     cmds.back().options.add_options()
         ("query-image", po::value(&query_images)->composing(), "an image file to find captions for (repeatable)")
         ("query-caption", po::value(&query_captions)->composing(), "a sentence to find images for (repeatable)")
-        ("top", po::value(&top)->default_value(top), "results per query");
+        ("top", po::value(&top)->default_value(top)->notifier(at_least<int64_t>("top", 1)), "results per query");
     cmds.push_back({"export", "TorchScript file with CNN, decoder and vocabulary: describe(image, beam) -> List[str]", po::options_description()});
     cmds.back().options.add(runtime_options(c)).add(files("the .pt file to write")).add(decoding());
     cmds.push_back({"data", "write the built-in scenes (images + COCO JSON) into --out", po::options_description()});
     cmds.back().options.add(runtime_options(c));
-    cmds.back().options.add_options()("count", po::value(&count)->default_value(count), "images")
-        ("image-size", po::value(&image_size)->default_value(image_size), "pixels per side");
+    cmds.back().options.add_options()("count", po::value(&count)->default_value(count)->notifier(at_least<int64_t>("count", 10)), "images")
+        ("image-size", po::value(&image_size)->default_value(image_size)->notifier(at_least<int64_t>("image-size", 16)), "pixels per side");
     return cmds;
   }
 
-  std::vector<double> triple(const std::string& text, const char* name) const {
+  // "a b c" -> three numbers (checked when read: three_numbers).
+  static std::vector<double> triple(const std::string& text) {
     std::istringstream in(text);
     std::vector<double> v;
     double x = 0;
     while (in >> x) v.push_back(x);
-    if (v.size() != 3 || !in.eof()) throw UsageError(std::string("--") + name + ": expected three numbers, got '" + text + "'");
+    if (v.size() != 3 || !in.eof() || !std::isfinite(v[0] + v[1] + v[2])) v.clear();
     return v;
   }
+  static std::function<void(const std::string&)> three_numbers(const std::string& option) {
+    return [option](const std::string& text) {
+      if (triple(text).empty())
+        throw UsageError("--" + option + ": expected three numbers, got " + st::util::quoted(text));
+    };
+  }
   st::caption::DescribeOptions describe_options() const {
-    if (beam < 1) throw UsageError("--beam: expected >= 1, got " + std::to_string(beam));
-    if (max_length < 1) throw UsageError("--max-length: expected >= 1, got " + std::to_string(max_length));
-    if (length_penalty < 0) throw UsageError("--length-penalty: expected >= 0");
     st::caption::DescribeOptions o;
     o.beam = beam;
     o.max_length = max_length;
@@ -193,8 +199,6 @@ int run(int argc, char** argv) {
   st::util::seed_everything(f.c.seed);
 
   if (parsed.command == "data") {
-    if (f.count < 10) throw UsageError("--count: expected >= 10, got " + std::to_string(f.count));
-    if (f.image_size < 16) throw UsageError("--image-size: expected >= 16, got " + std::to_string(f.image_size));
     const auto n = st::data::write_scenes(f.c.out, f.count, f.image_size, f.c.seed);
     if (!f.c.quiet)
       std::cerr << kProgram << ": wrote " << n << " scenes to " << f.c.out << " (images/, captions_{train,val,test,all}.json)\n";
@@ -210,12 +214,9 @@ int run(int argc, char** argv) {
     if (!f.valid_captions.empty()) {
       valid_data = f.dataset(f.valid_captions, "--valid-captions");
     } else {
-      if (f.valid_fraction <= 0 || f.valid_fraction >= 1) throw UsageError("--valid-fraction: expected in (0, 1)");
       if (train_data.images.size() < 2) throw std::runtime_error(f.captions + ": at least 2 captioned images are needed to hold some out");
       std::tie(train_data, valid_data) = st::data::hold_out(std::move(train_data), f.valid_fraction, 500, f.c.seed);
     }
-    if (f.min_count < 1) throw UsageError("--min-count: expected >= 1");
-    if (f.max_vocab != 0 && f.max_vocab <= 4) throw UsageError("--max-vocab: expected 0 or > 4");
     std::vector<std::string> all_captions;
     for (const auto& image : train_data.images) all_captions.insert(all_captions.end(), image.captions.begin(), image.captions.end());
     st::caption::ModelSpec spec;
@@ -223,7 +224,7 @@ int run(int argc, char** argv) {
     try {
       spec.captioner.image_size(f.image_size).channels(f.channels).stages(f.stages).embedding_size(f.embedding_size)
           .hidden_size(f.c.hidden_size).attention_size(f.attention_size).decoder(st::nn::parse_caption_decoder(f.decoder))
-          .dropout(f.c.dropout).mean(f.triple(f.mean, "mean")).std(f.triple(f.stdev, "std"));
+          .dropout(f.c.dropout).mean(f.triple(f.mean)).std(f.triple(f.stdev));
     } catch (const c10::Error& e) {
       throw UsageError(e.msg());
     }
@@ -293,6 +294,7 @@ int run(int argc, char** argv) {
     auto metrics = result.best_metrics;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
+    metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
     metrics["train_seconds"] = result.elapsed_s;
     if (result.step_seconds > 0) metrics["images_per_s"] = static_cast<double>(result.items) / result.step_seconds;
     report_metrics(out, metrics, {{"decoder", st::nn::to_string(spec.captioner.decoder())}});
@@ -319,7 +321,6 @@ int run(int argc, char** argv) {
   if (parsed.command == "retrieve") {
     if (!model->aligner) throw UsageError("retrieve: this checkpoint holds a captioner; train an alignment model with --decoder align");
     if (f.query_images.empty() && f.query_captions.empty()) throw UsageError("retrieve: give --query-image FILE or --query-caption TEXT");
-    if (f.top < 1) throw UsageError("--top: expected >= 1, got " + std::to_string(f.top));
     const auto data = f.dataset(f.captions, "--captions");
     auto print = [&](const std::string& query, const std::vector<st::caption::Ranked>& found,
                      const std::function<std::string(int64_t)>& name) {

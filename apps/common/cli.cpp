@@ -7,6 +7,8 @@
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
 #include <seqtorch/util/json.h>
+#include <seqtorch/util/messages.h>
+#include <seqtorch/util/run_lock.h>
 
 #include <c10/util/Exception.h>
 
@@ -24,13 +26,27 @@
 
 namespace seqtorch::apps {
 
+namespace {
+std::string suggestion(const std::string& word, const std::vector<std::string>& names,
+                       const std::string& prefix);
+}  // namespace
+
 po::options_description runtime_options(CommonOptions& c) {
   po::options_description d("Run");
+  auto device_name = [](const std::string& d) {
+    const bool well_formed =
+        d == "auto" || d == "cpu" || d == "cuda" ||
+        (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() < 9 &&
+         d.find_first_not_of("0123456789", 5) == std::string::npos);
+    if (!well_formed)
+      throw UsageError("--device: expected auto, cpu, cuda or cuda:N, got " + util::quoted(d) +
+                       suggestion(d, {"auto", "cpu", "cuda"}, ""));
+  };
   d.add_options()
       ("out", po::value(&c.out)->default_value(c.out), "run folder: checkpoints/, metrics.jsonl, metrics.json, config.ini")
       ("config", po::value(&c.config), "INI file of options (name = value), read beneath the command line")
-      ("device", po::value(&c.device)->default_value(c.device), "auto | cpu | cuda | cuda:N (auto: CUDA when present)")
-      ("threads", po::value(&c.threads)->default_value(c.threads), "CPU threads (0: all cores)")
+      ("device", po::value(&c.device)->default_value(c.device)->notifier(device_name), "auto | cpu | cuda | cuda:N (auto: CUDA when present)")
+      ("threads", po::value(&c.threads)->default_value(c.threads)->notifier(at_least("threads", 0)), "CPU threads (0: all cores)")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of every random source")
       ("quiet", po::value(&c.quiet)->default_value(false)->implicit_value(true), "no progress output");
   return d;
@@ -39,23 +55,23 @@ po::options_description runtime_options(CommonOptions& c) {
 po::options_description training_options(CommonOptions& c) {
   po::options_description d("Training");
   d.add_options()
-      ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
-      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "sequences per batch")
-      ("lr", po::value(&c.lr)->default_value(c.lr, short_text(c.lr)), "learning rate")
-      ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "sgd | adam | adamw | rmsprop")
-      ("weight-decay", po::value(&c.weight_decay)->default_value(c.weight_decay, short_text(c.weight_decay)), "weight decay")
-      ("momentum", po::value(&c.momentum)->default_value(c.momentum, short_text(c.momentum)), "momentum (sgd, rmsprop)")
-      ("schedule", po::value(&c.schedule)->default_value(c.schedule), "constant | step | exponential | cosine | plateau")
-      ("warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warm-up steps")
-      ("clip-grad", po::value(&c.clip_grad)->default_value(c.clip_grad, short_text(c.clip_grad)), "clip the global gradient norm (0: off)")
-      ("patience", po::value(&c.patience)->default_value(c.patience), "stop after N evaluations without gain (0: never)")
-      ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every), "evaluate every N steps (0: every epoch)")
-      ("accumulate", po::value(&c.accumulate)->default_value(c.accumulate), "micro-batches per optimiser step")
-      ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget, short_text(c.time_budget)), "stop after this many seconds (0: none)")
-      ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps), "stop after this many optimiser steps (0: no limit)")
+      ("epochs", po::value(&c.epochs)->default_value(c.epochs)->notifier(at_least<int64_t>("epochs", 1)), "epochs to train")
+      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size)->notifier(at_least<int64_t>("batch-size", 1)), "sequences per batch")
+      ("lr", po::value(&c.lr)->default_value(c.lr, short_text(c.lr))->notifier(above("lr", 0.0)), "learning rate")
+      ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer)->notifier(one_of("optimizer", {"sgd", "adam", "adamw", "rmsprop"})), "sgd | adam | adamw | rmsprop")
+      ("weight-decay", po::value(&c.weight_decay)->default_value(c.weight_decay, short_text(c.weight_decay))->notifier(at_least("weight-decay", 0.0)), "weight decay")
+      ("momentum", po::value(&c.momentum)->default_value(c.momentum, short_text(c.momentum))->notifier(within("momentum", 0, 1, "[)")), "momentum (sgd, rmsprop)")
+      ("schedule", po::value(&c.schedule)->default_value(c.schedule)->notifier(one_of("schedule", {"constant", "step", "exponential", "cosine", "plateau"})), "constant | step | exponential | cosine | plateau")
+      ("warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps)->notifier(at_least<int64_t>("warmup-steps", 0)), "linear warm-up steps")
+      ("clip-grad", po::value(&c.clip_grad)->default_value(c.clip_grad, short_text(c.clip_grad))->notifier(at_least("clip-grad", 0.0)), "clip the global gradient norm (0: off)")
+      ("patience", po::value(&c.patience)->default_value(c.patience)->notifier(at_least<int64_t>("patience", 0)), "stop after N evaluations without gain (0: never)")
+      ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every)->notifier(at_least<int64_t>("eval-every", 0)), "evaluate every N steps (0: every epoch)")
+      ("accumulate", po::value(&c.accumulate)->default_value(c.accumulate)->notifier(at_least<int64_t>("accumulate", 1)), "micro-batches per optimiser step")
+      ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget, short_text(c.time_budget))->notifier(at_least("time-budget", 0.0)), "stop after this many seconds (0: none)")
+      ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps)->notifier(at_least<int64_t>("max-steps", 0)), "stop after this many optimiser steps (0: no limit)")
       ("sync-steps", po::value(&c.sync_steps)->default_value(false)->implicit_value(true), "GPU: decide each step's non-finite skip on the host (slower; by default Adam/AdamW skip on the GPU)")
-      ("dist-timeout", po::value(&c.dist_timeout)->default_value(c.dist_timeout, short_text(c.dist_timeout)), "under torchrun: seconds after which a dead or hung rank ends the job with an error")
-      ("dist-backend", po::value(&c.dist_backend)->default_value(c.dist_backend), "under torchrun: auto (NCCL on CUDA where built, else Gloo) | gloo | nccl")
+      ("dist-timeout", po::value(&c.dist_timeout)->default_value(c.dist_timeout, short_text(c.dist_timeout))->notifier(above("dist-timeout", 0.0)), "under torchrun: seconds after which a dead or hung rank ends the job with an error")
+      ("dist-backend", po::value(&c.dist_backend)->default_value(c.dist_backend)->notifier(one_of("dist-backend", {"auto", "gloo", "nccl"})), "under torchrun: auto (NCCL on CUDA where built, else Gloo) | gloo | nccl")
       ("resume", po::value(&c.resume), "DIR: continue the run in DIR from DIR/checkpoints/last.pt, with DIR/config.ini beneath the command line");
   return d;
 }
@@ -73,10 +89,10 @@ std::string short_text(double value) {
 po::options_description model_options(CommonOptions& c) {
   po::options_description d("Model");
   d.add_options()
-      ("cell", po::value(&c.cell)->default_value(c.cell), "rnn | lstm | gru")
-      ("hidden-size", po::value(&c.hidden_size)->default_value(c.hidden_size), "hidden units per layer and direction")
-      ("num-layers", po::value(&c.num_layers)->default_value(c.num_layers), "stacked layers")
-      ("dropout", po::value(&c.dropout)->default_value(c.dropout, short_text(c.dropout)), "dropout between layers")
+      ("cell", po::value(&c.cell)->default_value(c.cell)->notifier(one_of("cell", {"rnn", "lstm", "gru"})), "rnn | lstm | gru")
+      ("hidden-size", po::value(&c.hidden_size)->default_value(c.hidden_size)->notifier(at_least<int64_t>("hidden-size", 1)), "hidden units per layer and direction")
+      ("num-layers", po::value(&c.num_layers)->default_value(c.num_layers)->notifier(at_least<int64_t>("num-layers", 1)), "stacked layers")
+      ("dropout", po::value(&c.dropout)->default_value(c.dropout, short_text(c.dropout))->notifier(within("dropout", 0, 1, "[)")), "dropout between layers")
       ("bidirectional", po::value(&c.bidirectional)->default_value(c.bidirectional)->implicit_value(true), "two directions (encoders)");
   return d;
 }
@@ -139,6 +155,58 @@ std::string command_list(const std::vector<Command>& commands) {
 }
 }  // namespace
 
+namespace {
+std::string choice_list(const std::vector<std::string>& choices) {
+  std::string list;
+  for (size_t i = 0; i < choices.size(); ++i)
+    list += (i ? (i + 1 == choices.size() ? " or " : ", ") : "") + choices[i];
+  return list;
+}
+}  // namespace
+
+std::function<void(const double&)> within(const std::string& option, double lo, double hi,
+                                          const std::string& brackets) {
+  if (brackets.size() != 2) throw std::logic_error("within: brackets like \"[)\"");
+  return [=](const double& v) {
+    const bool low = brackets[0] == '(' ? v > lo : v >= lo;
+    const bool high = brackets[1] == ')' ? v < hi : v <= hi;
+    if (!(low && high))
+      throw UsageError("--" + option + ": expected in " + brackets[0] + short_text(lo) + ", " + short_text(hi) +
+                       brackets[1] + ", got " + short_text(v));
+  };
+}
+
+std::function<void(const std::string&)> one_of(const std::string& option,
+                                               const std::vector<std::string>& choices) {
+  return [=](const std::string& v) {
+    if (std::find(choices.begin(), choices.end(), v) != choices.end()) return;
+    throw UsageError("--" + option + ": expected " + choice_list(choices) + ", got " + util::quoted(v) +
+                     suggestion(v, choices, ""));
+  };
+}
+
+std::function<void(const int64_t&)> max_vocab_check() {
+  return [](const int64_t& v) {
+    if (v != 0 && v <= 4) throw UsageError("--max-vocab: expected 0 (no limit) or > 4 (the reserved ids), got " + std::to_string(v));
+  };
+}
+
+std::function<void(const std::string&)> list_of(const std::string& option,
+                                                const std::vector<std::string>& choices) {
+  return [=](const std::string& v) {
+    std::stringstream in(v);
+    std::string item;
+    bool any = false;
+    while (std::getline(in, item, ',')) {
+      any = true;
+      if (std::find(choices.begin(), choices.end(), item) == choices.end())
+        throw UsageError("--" + option + ": expected a comma-separated list of " + choice_list(choices) +
+                         ", got " + util::quoted(item) + suggestion(item, choices, ""));
+    }
+    if (!any) throw UsageError("--" + option + ": expected at least one of " + choice_list(choices));
+  };
+}
+
 ParsedCommandLine parse_command_line(int argc, const char* const argv[], const std::string& program,
                                      const std::vector<Command>& commands) {
   ParsedCommandLine parsed;
@@ -195,13 +263,29 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
   }
   if (!config_file.empty()) {
     const std::string file = config_file;
-    std::ifstream in(file);
-    if (!in) throw UsageError("--config: cannot read '" + file + "'");
+    std::string text;
+    try {
+      text = util::read_file(file);
+    } catch (const c10::Error& e) {
+      throw UsageError("--config: " + std::string(e.what_without_backtrace()));
+    }
+    std::istringstream in(text);
     try {
       po::store(po::parse_config_file(in, all, /*allow_unregistered=*/false), parsed.values);
     } catch (const po::unknown_option& e) {
       const std::string opt = e.get_option_name();
-      throw UsageError(file + ": unknown option '" + opt + "'" + suggestion(opt, names, ""));
+      if (!parsed.values.count("config") && parsed.values.count("resume")) {
+        // Most likely another app's run folder: say so rather than name its first option.
+        const std::string dir = parsed.values["resume"].as<std::string>();
+        std::string app;
+        try {
+          app = train::read_checkpoint_info(util::join_path(dir, "checkpoints/last.pt")).app;
+        } catch (const c10::Error&) {
+        }
+        if (!app.empty() && "seqtorch-" + app != program)
+          throw UsageError("--resume: " + dir + " is a run of seqtorch-" + app + ", not of " + program);
+      }
+      throw UsageError(file + ": unknown option " + util::quoted(opt) + suggestion(opt, names, ""));
     } catch (const po::error& e) {
       throw UsageError(file + ": " + e.what());
     }
@@ -278,12 +362,7 @@ std::string effective_config(const po::variables_map& values) {
 
 train::OptimizerOptions optimizer_options(const CommonOptions& c) {
   train::OptimizerOptions o;
-  try {
-    o.kind = train::parse_optimizer_kind(c.optimizer);
-  } catch (const c10::Error&) {
-    throw UsageError("--optimizer: expected sgd, adam, adamw or rmsprop, got '" + c.optimizer + "'" +
-                     suggestion(c.optimizer, {"sgd", "adam", "adamw", "rmsprop"}, ""));
-  }
+  o.kind = train::parse_optimizer_kind(c.optimizer);  // checked when read (one_of)
   o.lr = c.lr;
   o.weight_decay = c.weight_decay;
   o.momentum = c.momentum;
@@ -292,13 +371,7 @@ train::OptimizerOptions optimizer_options(const CommonOptions& c) {
 
 train::ScheduleOptions schedule_options(const CommonOptions& c, int64_t total_steps) {
   train::ScheduleOptions o;
-  try {
-    o.kind = train::parse_schedule_kind(c.schedule);
-  } catch (const c10::Error&) {
-    throw UsageError("--schedule: expected constant, step, exponential, cosine or plateau, got '" +
-                     c.schedule + "'" +
-                     suggestion(c.schedule, {"constant", "step", "exponential", "cosine", "plateau"}, ""));
-  }
+  o.kind = train::parse_schedule_kind(c.schedule);  // checked when read (one_of)
   o.warmup_steps = c.warmup_steps;
   o.total_steps = std::max(total_steps, c.warmup_steps + 1);
   o.step_size = std::max<int64_t>(1, total_steps / 4);
@@ -307,20 +380,7 @@ train::ScheduleOptions schedule_options(const CommonOptions& c, int64_t total_st
 
 train::TrainerOptions trainer_options(const CommonOptions& c, const std::string& app,
                                       const std::string& config) {
-  auto positive = [](int64_t v, const char* name, int64_t min) {
-    if (v < min)
-      throw UsageError(std::string("--") + name + ": expected >= " + std::to_string(min) +
-                       ", got " + std::to_string(v));
-  };
-  positive(c.epochs, "epochs", 0);
-  positive(c.batch_size, "batch-size", 1);
-  positive(c.accumulate, "accumulate", 1);
-  positive(c.patience, "patience", 0);
-  positive(c.eval_every, "eval-every", 0);
-  positive(c.max_steps, "max-steps", 0);
-  if (c.clip_grad < 0) throw UsageError("--clip-grad: expected >= 0, got " + std::to_string(c.clip_grad));
-  if (c.time_budget < 0)
-    throw UsageError("--time-budget: expected >= 0, got " + std::to_string(c.time_budget));
+  // The values were checked when read (training_options' notifiers).
   train::TrainerOptions o;
   o.epochs = c.epochs;
   o.patience = c.patience;
@@ -339,32 +399,14 @@ train::TrainerOptions trainer_options(const CommonOptions& c, const std::string&
 }
 
 torch::Device resolve_device(const CommonOptions& c) {
-  const std::string& d = c.device;
-  const bool well_formed =
-      d == "auto" || d == "cpu" || d == "cuda" ||
-      (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
-       d.find_first_not_of("0123456789", 5) == std::string::npos);
-  if (!well_formed)
-    throw UsageError("--device: expected auto, cpu, cuda or cuda:N, got '" + d + "'" +
-                     suggestion(d, {"auto", "cpu", "cuda"}, ""));
-  return util::use_device(util::parse_device(d));
+  return util::use_device(util::parse_device(c.device));  // the name was checked when read
 }
 
 nn::CellKind cell_kind(const CommonOptions& c) {
-  try {
-    return nn::parse_cell_kind(c.cell);
-  } catch (const c10::Error&) {
-    throw UsageError("--cell: expected rnn, lstm or gru, got '" + c.cell + "'" +
-                     suggestion(c.cell, {"rnn", "lstm", "gru"}, ""));
-  }
+  return nn::parse_cell_kind(c.cell);  // checked when read (one_of)
 }
 
 TrainingProcesses::TrainingProcesses(const CommonOptions& c, torch::Device& device) {
-  if (!(c.dist_timeout > 0))
-    throw UsageError("--dist-timeout: expected > 0 seconds, got " + short_text(c.dist_timeout));
-  if (c.dist_backend != "auto" && c.dist_backend != "gloo" && c.dist_backend != "nccl")
-    throw UsageError("--dist-backend: expected auto, gloo or nccl, got '" + c.dist_backend + "'" +
-                     suggestion(c.dist_backend, {"auto", "gloo", "nccl"}, ""));
   const auto env = train::read_launch_environment([](const char* name) { return std::getenv(name); });
   if (!env) return;
   // --threads 0 (all cores) shared by the processes on this machine, not taken by each.
@@ -384,13 +426,23 @@ TrainingProcesses::TrainingProcesses(const CommonOptions& c, torch::Device& devi
               << " per global batch\n";
 }
 
+TrainingProcesses::~TrainingProcesses() = default;
+
+void TrainingProcesses::lock(const std::string& out_dir, bool quiet) const {
+  if (lock_) return;
+  lock_ = std::make_unique<util::RunLock>(out_dir);
+  if (!lock_->stale_holder().empty() && !quiet)
+    std::cerr << "took over the lock of " << out_dir << " left by a run that ended without releasing it ("
+              << lock_->stale_holder() << ")\n";
+}
+
 void TrainingProcesses::seed_streams(uint64_t seed) const {
   if (group_ && group_->rank() > 0) util::seed_everything(seed + 1000003ull * static_cast<uint64_t>(group_->rank()));
 }
 
 std::string TrainingProcesses::write_run_config(const std::string& out_dir, const po::variables_map& values) const {
   if (!first()) return effective_config(values);
-  util::create_directories(out_dir);
+  lock(out_dir, values.count("quiet") && values["quiet"].as<bool>());
   return apps::write_run_config(out_dir, values);
 }
 
@@ -449,17 +501,24 @@ int run_main(const std::string& program, char** argv, const std::function<int()>
   // and ran 1.9x faster with every block kept in the heap, as here.
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // One printable line, whatever the input held: control bytes and invalid UTF-8 as \xNN, at
+  // most kMax bytes (a 1 MB CSV cell or a binary config file is not echoed whole).
+  auto line = [](const std::string& msg) {
+    constexpr size_t kMax = 1000;
+    std::string first = util::printable(msg.substr(0, msg.find('\n')));
+    if (first.size() > kMax) first = first.substr(0, kMax) + "...";
+    return first;
+  };
   try {
     return body();
   } catch (const UsageError& e) {
-    std::cerr << program << ": " << e.what() << " (see " << program << " --help)" << std::endl;
+    std::cerr << program << ": " << line(e.what()) << " (see " << program << " --help)" << std::endl;
     return 2;
   } catch (const c10::Error& e) {
-    const std::string msg = e.what_without_backtrace();
-    std::cerr << program << ": " << msg.substr(0, msg.find('\n')) << std::endl;
+    std::cerr << program << ": " << line(e.what_without_backtrace()) << std::endl;
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << program << ": " << e.what() << std::endl;
+    std::cerr << program << ": " << line(e.what()) << std::endl;
     return 1;
   }
 }

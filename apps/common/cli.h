@@ -14,12 +14,18 @@
 
 #include <boost/program_options.hpp>
 
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+namespace seqtorch::util {
+class RunLock;
+}  // namespace seqtorch::util
 
 namespace seqtorch::apps {
 
@@ -70,6 +76,47 @@ struct CommonOptions {
 /// A double as --help shows its default: the shortest text that reads back (0.2, not
 /// 0.20000000000000001).
 std::string short_text(double value);
+
+/// Checks of an option's value, attached to its declaration as a notifier: they run while the
+/// options are read (po::notify in parse_command_line, store_config_beneath), so a value out of
+/// range, from the command line, a config file or a checkpoint's configuration, is a UsageError
+/// (exit 2) naming the option, before any work starts. Each option is checked there and nowhere
+/// else. Floating-point values must also be finite.
+inline std::string value_text(double v) { return short_text(v); }
+inline std::string value_text(int64_t v) { return std::to_string(v); }
+inline std::string value_text(int v) { return std::to_string(v); }
+template <class T>
+bool finite_value(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isfinite(v);
+  return true;
+}
+/// value >= min
+template <class T>
+std::function<void(const T&)> at_least(const std::string& option, T min) {
+  return [option, min](const T& v) {
+    if (!(v >= min) || !finite_value(v))
+      throw UsageError("--" + option + ": expected >= " + value_text(min) + ", got " + value_text(v));
+  };
+}
+/// value > min
+template <class T>
+std::function<void(const T&)> above(const std::string& option, T min) {
+  return [option, min](const T& v) {
+    if (!(v > min) || !finite_value(v))
+      throw UsageError("--" + option + ": expected > " + value_text(min) + ", got " + value_text(v));
+  };
+}
+/// value in [lo, hi] (brackets "[]", "[)", "(]" or "()" say which ends belong to it)
+std::function<void(const double&)> within(const std::string& option, double lo, double hi,
+                                          const std::string& brackets = "[]");
+/// value is one of `choices` (the message names the closest)
+std::function<void(const std::string&)> one_of(const std::string& option,
+                                               const std::vector<std::string>& choices);
+/// --max-vocab: 0 (no limit) or more than the 4 reserved ids.
+std::function<void(const int64_t&)> max_vocab_check();
+/// Every comma-separated item of the value is one of `choices`.
+std::function<void(const std::string&)> list_of(const std::string& option,
+                                                const std::vector<std::string>& choices);
 
 /// The shared runtime options (--out, --config, --device, --threads, --seed, --quiet).
 po::options_description runtime_options(CommonOptions& c);
@@ -153,6 +200,7 @@ class TrainingProcesses {
   /// --dist-timeout passes); without them, nothing. Under torchrun a CUDA `device` named without
   /// an index (--device auto or cuda) becomes cuda:LOCAL_RANK, made current.
   TrainingProcesses(const CommonOptions& c, torch::Device& device);
+  ~TrainingProcesses();
   /// Rank 0, or the only process.
   bool first() const { return !group_ || group_->rank() == 0; }
   train::Shard shard() const { return group_ ? group_->shard() : train::Shard{}; }
@@ -161,11 +209,15 @@ class TrainingProcesses {
   /// After the model is built (from the same seed everywhere; rank 0's weights are broadcast
   /// anyway): gives every rank but 0 its own random stream, so dropout masks differ by rank.
   void seed_streams(uint64_t seed) const;
-  /// write_run_config on the first process only; every process gets the text.
+  /// write_run_config on the first process only; every process gets the text. The first call
+  /// locks the run folder first, for as long as this object lives (util/run_lock.h): a second
+  /// run on the same folder fails with one line; the lock of a run that was killed is taken over.
   std::string write_run_config(const std::string& out_dir, const po::variables_map& values) const;
 
  private:
+  void lock(const std::string& out_dir, bool quiet) const;
   std::unique_ptr<train::DataParallel> group_;
+  mutable std::unique_ptr<util::RunLock> lock_;
 };
 
 /// The exit code of a training run: 128 + signal when SIGINT / SIGTERM stopped it (130, 143),

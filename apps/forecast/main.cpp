@@ -42,26 +42,26 @@ struct ForecastCli {
         ("target", po::value(&target), "target column(s), comma-separated (built-in: load)")
         ("covariates", po::value(&covariates), "covariate columns, comma-separated")
         ("time-column", po::value(&time_column), "time column kept for output (built-in: hour)")
-        ("fill", po::value(&fill)->default_value(fill), "missing values: none | linear | ffill")
-        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction, short_text(val_fraction)), "validation part, just before the test part")
-        ("test-fraction", po::value(&test_fraction)->default_value(test_fraction, short_text(test_fraction)), "test part, at the end")
-        ("season", po::value(&season)->default_value(season), "season m of seasonal naive and the MASE scale");
+        ("fill", po::value(&fill)->default_value(fill)->notifier(one_of("fill", {"none", "linear", "ffill"})), "missing values: none | linear | ffill")
+        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction, short_text(val_fraction))->notifier(within("val-fraction", 0, 1, "[)")), "validation part, just before the test part")
+        ("test-fraction", po::value(&test_fraction)->default_value(test_fraction, short_text(test_fraction))->notifier(within("test-fraction", 0, 1, "()")), "test part, at the end")
+        ("season", po::value(&season)->default_value(season)->notifier(at_least<int64_t>("season", 1)), "season m of seasonal naive and the MASE scale");
     return d;
   }
   po::options_description model_extra() {
     po::options_description d("Forecaster");
     d.add_options()
-        ("mode", po::value(&mode)->default_value(mode), "seq2seq | seq2vec | encdec")
-        ("window", po::value(&window)->default_value(window), "L: past steps the model reads")
-        ("horizon", po::value(&horizon)->default_value(horizon), "H: steps forecast")
-        ("loss", po::value(&loss)->default_value(loss), "mse | mae | gaussian (adds intervals)")
-        ("scaler", po::value(&scaler)->default_value(scaler), "standard | minmax | none (fitted on the training part)")
-        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "encdec: share of true inputs in training")
-        ("relative", po::value(&relative)->default_value(relative), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | auto (the best on validation)")
-        ("ensemble", po::value(&ensemble)->default_value(ensemble), "members of a seed ensemble (the mean forecast; with --loss gaussian, intervals from their variances and spread)")
-        ("transform", po::value(&transform)->default_value(transform), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
+        ("mode", po::value(&mode)->default_value(mode)->notifier(one_of("mode", {"seq2seq", "seq2vec", "encdec"})), "seq2seq | seq2vec | encdec")
+        ("window", po::value(&window)->default_value(window)->notifier(at_least<int64_t>("window", 1)), "L: past steps the model reads")
+        ("horizon", po::value(&horizon)->default_value(horizon)->notifier(at_least<int64_t>("horizon", 1)), "H: steps forecast")
+        ("loss", po::value(&loss)->default_value(loss)->notifier(one_of("loss", {"mse", "mae", "gaussian"})), "mse | mae | gaussian (adds intervals)")
+        ("scaler", po::value(&scaler)->default_value(scaler)->notifier(one_of("scaler", {"standard", "minmax", "none"})), "standard | minmax | none (fitted on the training part)")
+        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing))->notifier(within("teacher-forcing", 0, 1)), "encdec: share of true inputs in training")
+        ("relative", po::value(&relative)->default_value(relative)->notifier(one_of("relative", {"auto", "none", "last", "season", "deseason", "trend"})), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | auto (the best on validation)")
+        ("ensemble", po::value(&ensemble)->default_value(ensemble)->notifier(at_least<int64_t>("ensemble", 1)), "members of a seed ensemble (the mean forecast; with --loss gaussian, intervals from their variances and spread)")
+        ("transform", po::value(&transform)->default_value(transform)->notifier(one_of("transform", {"auto", "none", "log"})), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
         ("refit", po::value(&refit)->default_value(refit), "after choosing on validation, train the chosen form again on training + validation for the epochs its best model took (the final model)")
-        ("multi-series", po::value(&multi_series)->default_value(multi_series), "several targets: global (one network for every series, each scaled alone) | joint (one multivariate network)");
+        ("multi-series", po::value(&multi_series)->default_value(multi_series)->notifier(one_of("multi-series", {"global", "joint"})), "several targets: global (one network for every series, each scaled alone) | joint (one multivariate network)");
     return d;
   }
   po::options_description io_options(const char* output_help) {
@@ -95,23 +95,8 @@ struct ForecastCli {
     if (!data.empty() && target.empty()) throw UsageError("--target: required with --data (the column(s) to forecast)");
     return s;
   }
-  // Usage errors (exit 2) in the forecaster's choices, naming the option.
-  void check_choices() const {
-    auto one_of = [](const std::string& option, const std::string& value, const std::vector<std::string>& valid) {
-      if (std::find(valid.begin(), valid.end(), value) != valid.end()) return;
-      std::string list;
-      for (size_t i = 0; i < valid.size(); ++i) list += (i ? (i + 1 == valid.size() ? " or " : ", ") : "") + valid[i];
-      throw UsageError("--" + option + ": expected " + list + ", got '" + value + "'");
-    };
-    one_of("relative", relative, {"auto", "none", "last", "season", "deseason", "trend"});
-    one_of("transform", transform, {"auto", "none", "log"});
-    one_of("multi-series", multi_series, {"global", "joint"});
-    if (ensemble < 1) throw UsageError("--ensemble: expected >= 1, got " + std::to_string(ensemble));
-    if (season < 1) throw UsageError("--season: expected >= 1, got " + std::to_string(season));
-  }
   // The model of these options (`relative` and `transform` name one choice, not auto).
   st::forecast::ForecasterOptions model(int64_t targets, int64_t covs) const {
-    check_choices();
     return st::forecast::ForecasterOptions(targets, window, horizon)
         .covariates(covs).mode(st::forecast::parse_mode(mode)).loss(st::forecast::parse_loss(loss))
         .cell(cell_kind(c)).hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout)
@@ -194,7 +179,6 @@ int run(int argc, char** argv) {
   const std::string out = f.c.out;
 
   if (parsed.command == "train") {
-    f.check_choices();
     const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto series = st::forecast::load_series(f.series());
     f.fill_length_defaults(series, parsed.values);
@@ -241,6 +225,7 @@ int run(int argc, char** argv) {
       if (choice.val_losses.size() > 1) metrics["val_loss_" + form] = loss;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
+    metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
     if (f.refit) metrics["refit_epochs"] = static_cast<double>(choice.best_epochs);
     metrics["kept_base"] = choice.base ? 1.0 : 0.0;  // the untrained base beat every trained model
     report_metrics(out, metrics, {{"mode", f.mode}, {"relative", f.relative + (asked == "auto" ? " (auto)" : "")}, {"transform", f.transform}});

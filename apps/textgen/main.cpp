@@ -38,10 +38,10 @@ struct TextgenCli {
   po::options_description model_extra() {
     po::options_description d("Language model");
     d.add_options()
-        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size), "symbol embedding width")
+        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size)->notifier(at_least<int64_t>("embedding-size", 1)), "symbol embedding width")
         ("tie-weights", po::value(&tie_weights)->default_value(false)->implicit_value(true), "output layer shares the embedding (needs embedding-size = hidden-size)")
-        ("seq-len", po::value(&seq_len)->default_value(seq_len), "truncated BPTT length (state carried across chunks)")
-        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction, short_text(val_fraction)), "the last part of the text, for validation");
+        ("seq-len", po::value(&seq_len)->default_value(seq_len)->notifier(at_least<int64_t>("seq-len", 1)), "truncated BPTT length (state carried across chunks)")
+        ("val-fraction", po::value(&val_fraction)->default_value(val_fraction, short_text(val_fraction))->notifier(within("val-fraction", 0, 1, "()")), "the last part of the text, for validation");
     return d;
   }
   po::options_description files(const char* output_help) {
@@ -54,10 +54,10 @@ struct TextgenCli {
     po::options_description d("Sampling");
     d.add_options()
         ("prime", po::value(&prime)->default_value(prime), "text to start from (unknown symbols: a warning, then the unknown symbol)")
-        ("length", po::value(&length)->default_value(length), "symbols to generate")
-        ("temperature", po::value(&temperature)->default_value(temperature, short_text(temperature)), "0: greedy")
-        ("top-k", po::value(&top_k)->default_value(top_k), "sample among the k most likely (0: all)")
-        ("top-p", po::value(&top_p)->default_value(top_p, short_text(top_p)), "sample among the most likely reaching probability p");
+        ("length", po::value(&length)->default_value(length)->notifier(at_least<int64_t>("length", 0)), "symbols to generate")
+        ("temperature", po::value(&temperature)->default_value(temperature, short_text(temperature))->notifier(at_least("temperature", 0.0)), "0: greedy")
+        ("top-k", po::value(&top_k)->default_value(top_k)->notifier(at_least<int64_t>("top-k", 0)), "sample among the k most likely (0: all)")
+        ("top-p", po::value(&top_p)->default_value(top_p, short_text(top_p))->notifier(within("top-p", 0, 1, "(]")), "sample among the most likely reaching probability p");
     return d;
   }
   std::vector<Command> commands() {
@@ -116,6 +116,7 @@ int run(int argc, char** argv) {
     auto metrics = result.best_metrics;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
+    metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
     metrics["train_seconds"] = result.elapsed_s;
     // Training throughput: tokens over the time in training steps (evaluations and checkpoints
     // left out).
@@ -146,10 +147,13 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (parsed.command == "sample") {
-    if (f.length < 0) throw UsageError("--length: expected >= 0, got " + std::to_string(f.length));
-    st::decode::check({f.temperature, f.top_k, f.top_p});
     int64_t unknown = 0;
-    auto prime = st::textgen::encode_text(vocab, f.prime, "--prime", &unknown);
+    torch::Tensor prime;
+    try {
+      prime = st::textgen::encode_text(vocab, f.prime, "--prime", &unknown);
+    } catch (const c10::Error& e) {  // a code-point model and bytes that are not UTF-8
+      throw UsageError(std::string(e.what_without_backtrace()) + " (this model reads UTF-8 text)");
+    }
     if (prime.numel() == 0) throw UsageError("--prime: expected at least one symbol");
     if (unknown > 0) std::cerr << kProgram << ": warning: " << unknown << " symbol(s) of --prime are not in the vocabulary; read as the unknown symbol\n";
     std::cout << f.prime << std::flush;

@@ -60,40 +60,40 @@ struct TranslateCli {
     po::options_description d("Data");
     d.add_options()
         ("data", po::value(&data), "parallel text, source<TAB>target per line (UTF-8)")
-        ("task", po::value(&task), "instead of --data: a built-in task, dates | numbers | roman")
-        ("examples", po::value(&examples)->default_value(training ? examples : 1000), "built-in task: pairs to generate");
+        ("task", po::value(&task)->notifier(one_of("task", {"dates", "numbers", "roman"})), "instead of --data: a built-in task, dates | numbers | roman")
+        ("examples", po::value(&examples)->default_value(training ? examples : 1000)->notifier(at_least<int64_t>("examples", 1)), "built-in task: pairs to generate");
     if (training)
       d.add_options()
           ("valid", po::value(&valid), "validation TSV (default: part of --data; built-in task: held-out targets)")
-          ("valid-fraction", po::value(&valid_fraction)->default_value(valid_fraction, short_text(valid_fraction)), "without --valid: the share of --data held out (at most 2000 pairs)")
-          ("units", po::value(&units)->default_value(units), "char | word | auto (word for sentences of several words, else char)")
-          ("min-count", po::value(&min_count)->default_value(min_count), "tokens seen fewer times become <unk>")
-          ("max-vocab", po::value(&max_vocab)->default_value(max_vocab), "ids per vocabulary at most (0: no limit)")
-          ("max-length", po::value(&max_length)->default_value(max_length), "skip training pairs longer than this many tokens (0: keep all)");
+          ("valid-fraction", po::value(&valid_fraction)->default_value(valid_fraction, short_text(valid_fraction))->notifier(within("valid-fraction", 0, 1, "()")), "without --valid: the share of --data held out (at most 2000 pairs)")
+          ("units", po::value(&units)->default_value(units)->notifier(one_of("units", {"char", "word", "auto"})), "char | word | auto (word for sentences of several words, else char)")
+          ("min-count", po::value(&min_count)->default_value(min_count)->notifier(at_least<int64_t>("min-count", 1)), "tokens seen fewer times become <unk>")
+          ("max-vocab", po::value(&max_vocab)->default_value(max_vocab)->notifier(max_vocab_check()), "ids per vocabulary at most (0: no limit)")
+          ("max-length", po::value(&max_length)->default_value(max_length)->notifier(at_least<int64_t>("max-length", 0)), "skip training pairs longer than this many tokens (0: keep all)");
     return d;
   }
   po::options_description model_extra() {
     po::options_description d("Encoder-decoder");
     d.add_options()
-        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size), "token embedding width")
-        ("attention", po::value(&attention)->default_value(attention), "additive | dot | general")
-        ("style", po::value(&style)->default_value(style), "luong | bahdanau (the PyTorch tutorial's decoder)")
+        ("embedding-size", po::value(&embedding_size)->default_value(embedding_size)->notifier(at_least<int64_t>("embedding-size", 1)), "token embedding width")
+        ("attention", po::value(&attention)->default_value(attention)->notifier(one_of("attention", {"additive", "dot", "general"})), "additive | dot | general")
+        ("style", po::value(&style)->default_value(style)->notifier(one_of("style", {"luong", "bahdanau"})), "luong | bahdanau (the PyTorch tutorial's decoder)")
         ("input-feed", po::value(&input_feed)->default_value(false)->implicit_value(true), "Luong input feeding")
         ("no-bridge", po::value(&no_bridge)->default_value(false)->implicit_value(true), "pass the encoder's state on unchanged (unidirectional encoders)")
         ("tie-embeddings", po::value(&tie_embeddings)->default_value(false)->implicit_value(true), "output layer shares the target embedding (embedding-size = hidden-size)")
-        ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing, short_text(label_smoothing)), "label smoothing of the training loss")
-        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing)), "probability of reading the true previous token")
-        ("decode-sentences", po::value(&decode_sentences)->default_value(decode_sentences), "validation pairs decoded (BLEU, exact match) at each evaluation");
+        ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing, short_text(label_smoothing))->notifier(within("label-smoothing", 0, 1, "[)")), "label smoothing of the training loss")
+        ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing))->notifier(within("teacher-forcing", 0, 1)), "probability of reading the true previous token")
+        ("decode-sentences", po::value(&decode_sentences)->default_value(decode_sentences)->notifier(at_least<int64_t>("decode-sentences", 0)), "validation pairs decoded (BLEU, exact match) at each evaluation");
     return d;
   }
   po::options_description decoding() {
     po::options_description d("Decoding");
     d.add_options()
-        ("beam", po::value(&beam)->default_value(beam), "beam width (1: greedy)")
-        ("n-best", po::value(&n_best)->default_value(n_best), "translations per sentence (translate)")
-        ("length-penalty", po::value(&length_penalty)->default_value(length_penalty, short_text(length_penalty)), "GNMT length penalty alpha")
-        ("max-length-ratio", po::value(&max_length_ratio)->default_value(max_length_ratio, short_text(max_length_ratio)), "at most ratio * source tokens + offset")
-        ("max-length-offset", po::value(&max_length_offset)->default_value(max_length_offset), "see --max-length-ratio");
+        ("beam", po::value(&beam)->default_value(beam)->notifier(at_least<int64_t>("beam", 1)), "beam width (1: greedy)")
+        ("n-best", po::value(&n_best)->default_value(n_best)->notifier(at_least<int64_t>("n-best", 1)), "translations per sentence (translate)")
+        ("length-penalty", po::value(&length_penalty)->default_value(length_penalty, short_text(length_penalty))->notifier(at_least("length-penalty", 0.0)), "GNMT length penalty alpha")
+        ("max-length-ratio", po::value(&max_length_ratio)->default_value(max_length_ratio, short_text(max_length_ratio))->notifier(above("max-length-ratio", 0.0)), "at most ratio * source tokens + offset")
+        ("max-length-offset", po::value(&max_length_offset)->default_value(max_length_offset)->notifier(at_least<int64_t>("max-length-offset", 0)), "see --max-length-ratio");
     return d;
   }
   po::options_description files(const char* output_help, bool translating) {
@@ -117,28 +117,23 @@ struct TranslateCli {
     cmds.back().options.add(runtime_options(c)).add(files("the .pt file to write", false));
     cmds.push_back({"data", "write a built-in task as TSV (stdout or --output)", po::options_description()});
     cmds.back().options.add(runtime_options(c)).add(files("TSV file (default: stdout)", false));
-    cmds.back().options.add_options()("task", po::value(&task)->default_value("dates"), "dates | numbers | roman")
-        ("examples", po::value(&examples)->default_value(1000), "pairs")
-        ("split", po::value(&split)->default_value(split), "train | test | all (test: the held-out targets)");
+    cmds.back().options.add_options()("task", po::value(&task)->default_value("dates")->notifier(one_of("task", {"dates", "numbers", "roman"})), "dates | numbers | roman")
+        ("examples", po::value(&examples)->default_value(1000)->notifier(at_least<int64_t>("examples", 1)), "pairs")
+        ("split", po::value(&split)->default_value(split)->notifier(one_of("split", {"train", "test", "all"})), "train | test | all (test: the held-out targets)");
     return cmds;
   }
 
   std::vector<st::data::SentencePair> pairs(st::data::ToySplit toy_split, uint64_t seed) const {
     if (!data.empty() && !task.empty()) throw UsageError("give --data or --task, not both");
     if (!task.empty()) {
-      if (examples < 1) throw UsageError("--examples: expected >= 1, got " + std::to_string(examples));
       return st::data::generate_toy_task(task, examples, seed, toy_split);
     }
     if (data.empty()) throw UsageError("--data FILE.tsv (or --task NAME) is required");
     return st::data::read_parallel_tsv(data);
   }
   st::translate::TranslateOptions translate_options() const {
-    if (beam < 1) throw UsageError("--beam: expected >= 1, got " + std::to_string(beam));
-    if (n_best < 1 || n_best > beam)
+    if (n_best > beam)
       throw UsageError("--n-best: expected in [1, beam = " + std::to_string(beam) + "], got " + std::to_string(n_best));
-    if (length_penalty < 0) throw UsageError("--length-penalty: expected >= 0");
-    if (max_length_ratio <= 0) throw UsageError("--max-length-ratio: expected > 0");
-    if (max_length_offset < 0) throw UsageError("--max-length-offset: expected >= 0");
     st::translate::TranslateOptions o;
     o.beam = beam;
     o.n_best = n_best;
@@ -152,11 +147,7 @@ struct TranslateCli {
 
 st::data::Units choose_units(const std::string& name, const std::vector<st::data::SentencePair>& pairs) {
   if (name == "auto") return st::translate::auto_units(pairs);
-  try {
-    return st::data::parse_units(name);
-  } catch (const c10::Error&) {
-    throw UsageError("--units: expected char, word or auto, got '" + name + "'");
-  }
+  return st::data::parse_units(name);  // checked when read (one_of)
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -199,8 +190,8 @@ int run(int argc, char** argv) {
   st::util::seed_everything(f.c.seed);
 
   if (parsed.command == "data") {
-    const auto split = f.split == "train" ? st::data::ToySplit::train : f.split == "test" ? st::data::ToySplit::test
-                     : f.split == "all" ? st::data::ToySplit::all : throw UsageError("--split: expected train, test or all, got '" + f.split + "'");
+    const auto split = f.split == "train" ? st::data::ToySplit::train   // checked when read (one_of)
+                     : f.split == "test" ? st::data::ToySplit::test : st::data::ToySplit::all;
     const auto pairs = f.pairs(split, f.c.seed);
     if (!f.output.empty()) {
       st::data::write_parallel_tsv(f.output, pairs);
@@ -230,8 +221,6 @@ int run(int argc, char** argv) {
       src_tokens.push_back(st::data::tokenize(p.source, units));
       tgt_tokens.push_back(st::data::tokenize(p.target, units));
     }
-    if (f.min_count < 1) throw UsageError("--min-count: expected >= 1");
-    if (f.max_vocab != 0 && f.max_vocab <= 4) throw UsageError("--max-vocab: expected 0 or > 4");
     st::translate::ModelSpec spec;
     spec.units = units;
     try {
@@ -276,6 +265,7 @@ int run(int argc, char** argv) {
     auto metrics = result.best_metrics;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
+    metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
     metrics["train_seconds"] = result.elapsed_s;
     if (result.step_seconds > 0) metrics["tokens_per_s"] = static_cast<double>(result.items) / result.step_seconds;
     report_metrics(out, metrics, {{"units", st::data::to_string(units)}});

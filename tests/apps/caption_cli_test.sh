@@ -39,7 +39,7 @@ expect 1 "nope.json: cannot be read" -- "$bin" train --images "$tmp/bad" --capti
 printf 'junk' > "$tmp/bad/backbone.pt"
 expect 1 "backbone.pt: not a TorchScript archive" -- "$bin" train --images "$tmp/bad" --captions "$tmp/bad/good.json" --backbone "$tmp/bad/backbone.pt" --out "$tmp/r8" "${small[@]}"
 expect 2 "--images DIR is required" -- "$bin" train --captions "$tmp/bad/good.json" --out "$tmp/r9"
-expect 2 "decoder: expected show_tell, attend or align, got 'lstm'" -- "$bin" train --images "$tmp/bad" --captions "$tmp/bad/good.json" --decoder lstm --out "$tmp/r10" "${small[@]}"
+expect 2 "--decoder: expected attend, show_tell or align, got 'lstm'" -- "$bin" train --images "$tmp/bad" --captions "$tmp/bad/good.json" --decoder lstm --out "$tmp/r10" "${small[@]}"
 for r in r1 r2 r3 r4 r5 r6 r7 r8 r9 r10; do
   if [ -e "$tmp/$r" ]; then echo "FAIL: a failed train left $tmp/$r behind"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
 done

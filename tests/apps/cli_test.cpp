@@ -116,19 +116,48 @@ TEST(Cli, UsageErrorsNameTheOptionAndTheClosestValidOne) {
   msg = usage_error([&] { cli.parse({"train", "--config", dir.file("bad.cfg")}); });
   EXPECT_NE(msg.find("bad.cfg: unknown option 'epocs'; did you mean epochs?"), std::string::npos) << msg;
   msg = usage_error([&] { cli.parse({"train", "--config", dir.file("none.cfg")}); });
-  EXPECT_NE(msg.find("cannot read"), std::string::npos) << msg;
-  cli.c.optimizer = "adan";
-  msg = usage_error([&] { optimizer_options(cli.c); });
-  EXPECT_NE(msg.find("--optimizer"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("did you mean adam?"), std::string::npos) << msg;
-  cli.c.device = "gpu";
-  msg = usage_error([&] { resolve_device(cli.c); });
-  EXPECT_NE(msg.find("--device: expected auto, cpu, cuda or cuda:N, got 'gpu'"), std::string::npos) << msg;
-  cli.c.cell = "lstn";
-  EXPECT_NE(usage_error([&] { cell_kind(cli.c); }).find("did you mean lstm?"), std::string::npos);
-  cli.c.batch_size = 0;
-  EXPECT_NE(usage_error([&] { trainer_options(cli.c, "x", ""); }).find("--batch-size: expected >= 1, got 0"),
-            std::string::npos);
+  EXPECT_NE(msg.find("--config: " + dir.file("none.cfg") + ": cannot be read: no such file"), std::string::npos) << msg;
+  msg = usage_error([&] { cli.parse({"train", "--config", dir.path}); });  // a folder is not ignored
+  EXPECT_NE(msg.find("--config: " + dir.path + ": is a folder, not a file"), std::string::npos) << msg;
+}
+
+TEST(Cli, ValuesAreCheckedWhileReadingAndNameTheOption) {
+  // Every range and choice is a UsageError (exit 2) at parse time, from the command line or a
+  // config file, before anything runs.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--epochs", "0"}, "--epochs: expected >= 1, got 0"},
+      {{"--epochs", "-1"}, "--epochs: expected >= 1, got -1"},
+      {{"--batch-size", "0"}, "--batch-size: expected >= 1, got 0"},
+      {{"--lr", "0"}, "--lr: expected > 0, got 0"},
+      {{"--lr", "nan"}, "--lr: expected > 0, got nan"},
+      {{"--optimizer", "adan"}, "--optimizer: expected sgd, adam, adamw or rmsprop, got 'adan'; did you mean adam?"},
+      {{"--schedule", "cos"}, "--schedule: expected constant, step, exponential, cosine or plateau, got 'cos'"},
+      {{"--device", "gpu"}, "--device: expected auto, cpu, cuda or cuda:N, got 'gpu'"},
+      {{"--cell", "lstn"}, "--cell: expected rnn, lstm or gru, got 'lstn'; did you mean lstm?"},
+      {{"--dropout", "1"}, "--dropout: expected in [0, 1), got 1"},
+      {{"--momentum", "-0.5"}, "--momentum: expected in [0, 1), got -0.5"},
+      {{"--clip-grad", "-1"}, "--clip-grad: expected >= 0, got -1"},
+      {{"--hidden-size", "0"}, "--hidden-size: expected >= 1, got 0"},
+      {{"--threads", "-2"}, "--threads: expected >= 0, got -2"},
+      {{"--dist-timeout", "0"}, "--dist-timeout: expected > 0, got 0"},
+      {{"--dist-backend", "mpi"}, "--dist-backend: expected auto, gloo or nccl, got 'mpi'"},
+      {{"--time-budget", "inf"}, "--time-budget: expected >= 0, got inf"}};
+  test::TempDir dir;
+  for (const auto& [args, expected] : cases) {
+    Cli cli;
+    std::vector<std::string> line{"train"};
+    line.insert(line.end(), args.begin(), args.end());
+    std::string msg = usage_error([&] { cli.parse(line); });
+    EXPECT_NE(msg.find(expected), std::string::npos) << msg;
+    write(dir.file("c.cfg"), args[0].substr(2) + " = " + args[1] + "\n");  // the same from a file
+    Cli from_file;
+    msg = usage_error([&] { from_file.parse({"train", "--config", dir.file("c.cfg")}); });
+    EXPECT_NE(msg.find(expected), std::string::npos) << msg;
+  }
+  // A long or binary value is shown short and printable.
+  Cli cli;
+  const std::string msg = usage_error([&] { cli.parse({"train", "--cell", std::string(5000, 'q') + "\x01"}); });
+  EXPECT_NE(msg.find("got '" + std::string(60, 'q') + "'... (5001 bytes)"), std::string::npos) << msg;
 }
 
 TEST(Cli, HelpIsAskedNotAnError) {

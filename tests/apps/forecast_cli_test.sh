@@ -26,7 +26,7 @@ expect 1 "no column 'salez'; the columns are 'day', 'sales'" -- "$bin" train --d
 expect 1 "text.csv:3:2: column 'sales': not a number: 'abc'" -- "$bin" train --data "$tmp/text.csv" --target sales "${common[@]}"
 expect 1 "gap.csv:3:2: column 'sales': empty cell (use --fill linear" -- "$bin" train --data "$tmp/gap.csv" --target sales "${common[@]}"
 expect 1 "the series has 30 steps, fewer than window + horizon + test part = 24 + 3 + 6" -- "$bin" train --data "$tmp/short.csv" --target sales "${base[@]}" --window 24 --horizon 3
-expect 1 "horizon: expected >= 1, got 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' "${base[@]}" --horizon 0
+expect 2 "--horizon: expected >= 1, got 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' "${base[@]}" --horizon 0
 expect 2 "unknown option --hiden-size for 'seqtorch-forecast train'; did you mean --hidden-size?" -- "$bin" train --hiden-size 3
 expect 2 "the argument ('ten') for option '--epochs' is invalid" -- "$bin" train --epochs ten
 expect 2 "--target: required with --data" -- "$bin" train --data "$tmp/good.csv" "${common[@]}"
@@ -35,8 +35,60 @@ expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
 expect 1 "relative season: needs a season m > 1 (--season)" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --relative season "${common[@]}"
-expect 1 "bogus.pt: cannot be read (truncated or corrupted?)" -- "$bin" predict --checkpoint "$tmp/bogus.pt" --output "$tmp/p.csv"
+expect 1 "bogus.pt: not a seqtorch checkpoint" -- "$bin" predict --checkpoint "$tmp/bogus.pt" --output "$tmp/p.csv"
 [ -e "$tmp/p.csv" ] && { echo "FAIL: predict left $tmp/p.csv behind"; failures=$((failures + 1)); }
+
+# Reliability probe findings (#16): values beyond float32, non-finite cells, duplicate names, a
+# byte-order mark, folders where files belong, ranges checked while reading (exit 2), a long or
+# binary input shown short and printable.
+printf 'day,sales\n1,10\n2,1e308\n3,12\n' > "$tmp/big.csv"
+printf 'day,sales\n1,10\n2,1e400\n3,12\n' > "$tmp/huge.csv"
+printf 'day,sales\n1,10\n2,nan\n3,12\n' > "$tmp/nan.csv"
+printf 'day,sales,sales\n1,10,1\n2,11,2\n' > "$tmp/dup.csv"
+{ printf 'day,sales\n1,10\n2,'; head -c 1000000 /dev/zero | tr '\0' 7; printf 'x\n3,12\n'; } > "$tmp/wide.csv"
+printf 'epochs = 3\n\001\002\033[31m\377\n' > "$tmp/binary.cfg"
+expect 1 "big.csv:3:2: column 'sales': out of range: '1e308' (float32 holds magnitudes up to 3.4e38)" -- "$bin" train --data "$tmp/big.csv" --target sales "${common[@]}"
+expect 1 "huge.csv:3:2: column 'sales': out of range: '1e400'" -- "$bin" train --data "$tmp/huge.csv" --target sales "${common[@]}"
+expect 1 "nan.csv:3:2: column 'sales': not a finite number: 'nan' (use --fill linear" -- "$bin" train --data "$tmp/nan.csv" --target sales "${common[@]}"
+expect 1 "dup.csv:1: column 'sales' appears twice (columns 2 and 3)" -- "$bin" train --data "$tmp/dup.csv" --target sales "${common[@]}"
+expect 1 "wide.csv:3:2: column 'sales': not a number: '777" -- "$bin" train --data "$tmp/wide.csv" --target sales "${common[@]}"
+[ "$("$bin" train --data "$tmp/wide.csv" --target sales "${common[@]}" 2>&1 | wc -c)" -lt 300 ] && passed=$((passed + 1)) ||
+  { echo "FAIL: a 1 MB cell echoed at length"; failures=$((failures + 1)); }
+expect 2 "binary.cfg: " -- "$bin" train --config "$tmp/binary.cfg"
+if "$bin" train --config "$tmp/binary.cfg" 2>&1 | LC_ALL=C grep -q '[[:cntrl:]]'; then
+  echo "FAIL: control bytes of a binary config printed"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
+expect 2 "--config: $tmp: is a folder, not a file" -- "$bin" train --config "$tmp"
+expect 1 "$tmp: is a folder, not a file" -- "$bin" train --data "$tmp" --target sales "${common[@]}"
+expect 1 "checkpoint $tmp: is a folder, not a checkpoint file" -- "$bin" predict --checkpoint "$tmp"
+expect 2 "--epochs: expected >= 1, got 0" -- "$bin" train --epochs 0
+expect 2 "--test-fraction: expected in (0, 1), got 0" -- "$bin" train --test-fraction 0
+expect 2 "--mode: expected seq2seq, seq2vec or encdec, got 'foo'" -- "$bin" train --mode foo
+expect 2 "--batch-size: expected >= 1, got 0" -- "$bin" train --batch-size 0
+expect 2 "--cell: expected rnn, lstm or gru, got 'foo'" -- "$bin" train --cell foo
+# A byte-order mark before the first column's name (as spreadsheets write it) is not part of it.
+printf '\357\273\277day,sales\n' > "$tmp/bom.csv"
+for i in $(seq 1 80); do echo "$i,$(( (i * 37) % 11 ))" >> "$tmp/bom.csv"; done
+if "$bin" train --data "$tmp/bom.csv" --target sales --time-column day --quiet --epochs 1 --hidden-size 4 \
+     --window 12 --horizon 3 --out "$tmp/bom" > "$tmp/bom.json" &&
+   grep -q '"skipped_steps":0' "$tmp/bom.json"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: a CSV with a byte-order mark, or no skipped_steps in the metrics"; cat "$tmp/bom.json"; failures=$((failures + 1))
+fi
+# One run per folder: a second run on a folder in use is refused; a killed run's lock is taken over.
+"$bin" train --data "$tmp/good.csv" --target '"units, sold"' --out "$tmp/locked" --quiet --epochs 100000 \
+  --hidden-size 4 --window 12 --horizon 3 > /dev/null 2>&1 &
+holder=$!
+for _ in $(seq 1 200); do [ -s "$tmp/locked/.lock" ] && break; sleep 0.05; done
+expect 1 "$tmp/locked is in use by another training run (pid $holder" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --out "$tmp/locked" --quiet --epochs 1 --hidden-size 4 --window 12 --horizon 3
+kill -9 "$holder"; wait "$holder" 2>/dev/null
+if "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --out "$tmp/locked" --epochs 1 --hidden-size 4 \
+     --window 12 --horizon 3 2> "$tmp/takeover.txt" > /dev/null && grep -q "took over the lock of $tmp/locked left by a run that ended without releasing it (pid $holder" "$tmp/takeover.txt" &&
+   [ ! -e "$tmp/locked/.lock" ]; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: taking over a killed run's lock"; cat "$tmp/takeover.txt"; failures=$((failures + 1))
+fi
 
 # Good runs: a column name with a comma and a space, a gap filled, every command.
 if "$bin" train --data "$tmp/good_gap.csv" --target '"units, sold"' --fill linear "${common[@]}" > "$tmp/train.json" &&

@@ -23,9 +23,13 @@ if "$bin" train --text "$tmp/good.txt" "${small[@]}" > "$tmp/train.json" && grep
 else
   echo "FAIL: train"; cat "$tmp/train.json"; failures=$((failures + 1))
 fi
-expect 1 "temperature: expected >= 0 (0 = greedy), got -1" -- "$bin" sample --out "$tmp/run" --temperature -1
-expect 1 "top-p: expected in (0, 1], got 1.5" -- "$bin" sample --out "$tmp/run" --top-p 1.5
+expect 2 "--temperature: expected >= 0, got -1" -- "$bin" sample --out "$tmp/run" --temperature -1
+expect 2 "--top-p: expected in (0, 1], got 1.5" -- "$bin" sample --out "$tmp/run" --top-p 1.5
 expect 2 "--length: expected >= 0, got -5" -- "$bin" sample --out "$tmp/run" --length -5
+expect 2 "--embedding-size: expected >= 1, got 0" -- "$bin" train --text "$tmp/good.txt" --embedding-size 0
+expect 2 "--prime: invalid UTF-8 at byte offset 1 (this model reads UTF-8 text)" -- "$bin" sample --out "$tmp/run" --prime "$(printf 'x\377')"
+if "$bin" sample --out "$tmp/run" --prime "$(printf 'x\377')" 2>&1 | grep -q -- "--bytes"; then
+  echo "FAIL: sample suggests --bytes"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
 # A prime with unseen symbols: a warning (one line), then generation as usual.
 expect 0 "warning: 1 symbol(s) of --prime are not in the vocabulary" -- "$bin" sample --out "$tmp/run" --prime "Zthe" --length 5
 # The same seed, the same text; evaluate's final JSON.
@@ -38,6 +42,8 @@ if "$bin" evaluate --out "$tmp/run" --text "$tmp/good.txt" | tail -1 | grep -q '
 "$forecast" train --out "$tmp/frun" --quiet --epochs 1 --hidden-size 4 --window 12 --horizon 3 > /dev/null
 expect 1 "written by seqtorch-forecast, not by seqtorch-textgen" -- "$bin" sample --checkpoint "$tmp/frun/checkpoints/best.pt"
 expect 1 "written by seqtorch-textgen, not by seqtorch-forecast" -- "$forecast" predict --checkpoint "$tmp/run/checkpoints/best.pt"
+expect 2 "--resume: $tmp/run is a run of seqtorch-textgen, not of seqtorch-forecast" -- "$forecast" train --resume "$tmp/run"
+expect 2 "--resume: $tmp/frun is a run of seqtorch-forecast, not of seqtorch-textgen" -- "$bin" train --resume "$tmp/frun"
 if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
   if "$python" "$check_export" textgen --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \
        --prime "the " --workdir "$tmp/check" > "$tmp/check.log" 2>&1; then

@@ -22,7 +22,7 @@ for r in r1 r2 r3 r4; do
   if [ -e "$tmp/$r" ]; then echo "FAIL: a failed train left $tmp/$r behind"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
 done
 expect 2 "give --data or --task, not both" -- "$bin" train --data "$tmp/notab.tsv" --task dates --out "$tmp/r5"
-expect 1 "task: expected dates, numbers or roman, got 'weeks'" -- "$bin" data --task weeks
+expect 2 "--task: expected dates, numbers or roman, got 'weeks'" -- "$bin" data --task weeks
 expect 2 "--units: expected char, word or auto, got 'bpe'" -- "$bin" train --task dates --units bpe --out "$tmp/r6" "${small[@]}"
 
 # A good run: the dates task as TSV, trained briefly.

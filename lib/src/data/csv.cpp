@@ -1,5 +1,8 @@
 #include <seqtorch/data/csv.h>
 
+#include <seqtorch/util/file_system.h>
+#include <seqtorch/util/messages.h>
+
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -67,6 +70,8 @@ CsvTable parse_csv(const std::string& text, const std::string& path) {
   if (!field.empty() || !record.empty()) end_record();
   TORCH_CHECK(!records.empty(), path, ": the file is empty");
   t.header = records[0];
+  // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first column's name.
+  if (t.header[0].rfind("\xEF\xBB\xBF", 0) == 0) t.header[0].erase(0, 3);
   TORCH_CHECK(records.size() > 1, path, ": only a header, no data rows");
   for (size_t r = 1; r < records.size(); ++r) {
     TORCH_CHECK(records[r].size() == t.header.size(), path, ":", starts[r], ": expected ",
@@ -77,20 +82,20 @@ CsvTable parse_csv(const std::string& text, const std::string& path) {
   return t;
 }
 
-CsvTable read_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in, path, ": cannot open the file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_csv(buf.str(), path);
-}
+CsvTable read_csv(const std::string& path) { return parse_csv(util::read_file(path), path); }
 
 int64_t column_index(const CsvTable& t, const std::string& name) {
   auto it = std::find(t.header.begin(), t.header.end(), name);
-  if (it != t.header.end()) return it - t.header.begin();
+  if (it != t.header.end()) {
+    const auto again = std::find(it + 1, t.header.end(), name);
+    TORCH_CHECK(again == t.header.end(), t.path, ":1: column ", util::quoted(name), " appears twice (columns ",
+                it - t.header.begin() + 1, " and ", again - t.header.begin() + 1, "); rename one");
+    return it - t.header.begin();
+  }
   std::string list;
-  for (const auto& h : t.header) list += (list.empty() ? "" : ", ") + ("'" + h + "'");
-  TORCH_CHECK(false, t.path, ": no column '", name, "'; the columns are ", list);
+  for (const auto& h : t.header) list += (list.empty() ? "" : ", ") + util::quoted(h);
+  if (list.size() > 2000) list = list.substr(0, 2000) + "...";
+  TORCH_CHECK(false, t.path, ": no column ", util::quoted(name), "; the columns are ", list);
 }
 
 std::vector<std::string> split_names(const std::string& list) {

@@ -1,6 +1,7 @@
 #include <seqtorch/data/parallel.h>
 #include <seqtorch/data/text.h>
 #include <seqtorch/util/atomic_file.h>
+#include <seqtorch/util/file_system.h>
 
 #include <torch/torch.h>
 
@@ -93,11 +94,7 @@ std::vector<SentencePair> parse_parallel_tsv(const std::string& text, const std:
 }
 
 std::vector<SentencePair> read_parallel_tsv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in, path, ": cannot be read");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_parallel_tsv(buf.str(), path);
+  return parse_parallel_tsv(util::read_file(path), path);
 }
 
 std::pair<std::vector<SentencePair>, std::vector<SentencePair>> hold_out(

@@ -1,6 +1,11 @@
 #include <seqtorch/data/series.h>
 
+#include <seqtorch/util/messages.h>
+
 #include <torch/torch.h>
+
+#include <cerrno>
+#include <limits>
 
 #include <cmath>
 #include <cstdlib>
@@ -21,14 +26,23 @@ FillMethod parse_fill_method(const std::string& name) {
 }
 
 namespace {
-bool parse_number(const std::string& cell, double& out) {
+// A cell's number, or why it is none (empty: missing).
+enum class Cell { number, empty, text, out_of_range, not_finite };
+Cell parse_number(const std::string& cell, double& out) {
   const auto b = cell.find_first_not_of(" \t");
-  if (b == std::string::npos) return false;
+  if (b == std::string::npos) return Cell::empty;
   const auto e = cell.find_last_not_of(" \t");
   const std::string s = cell.substr(b, e - b + 1);
   char* end = nullptr;
+  errno = 0;
   out = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size() && std::isfinite(out);
+  if (end != s.c_str() + s.size()) return Cell::text;
+  if (std::isnan(out) || (std::isinf(out) && errno != ERANGE)) return Cell::not_finite;  // nan, inf
+  // The model works in float32: a larger magnitude (1e308, or 1e400, which strtod overflows)
+  // would become infinite there.
+  if (errno == ERANGE ? std::abs(out) > 1 : std::abs(out) > std::numeric_limits<float>::max())
+    return Cell::out_of_range;
+  return Cell::number;  // an underflow (1e-400) reads as 0 or a subnormal: kept
 }
 }  // namespace
 
@@ -50,16 +64,22 @@ Series select_series(const CsvTable& table, const std::vector<std::string>& targ
     std::vector<int64_t> missing;
     for (int64_t i = 0; i < n; ++i) {
       double x;
-      if (parse_number(table.rows[i][cols[j]], x)) {
+      const std::string& cell = table.rows[i][cols[j]];
+      const Cell kind = parse_number(cell, x);
+      if (kind == Cell::number) {
         v[i][j] = x;
         continue;
       }
+      // Anything but a finite number within float32's range is missing: refused, or filled
+      // when the user asks.
       TORCH_CHECK(fill != FillMethod::none, table.path, ":", table.lines[i], ":", cols[j] + 1,
-                  ": column '", s.names[j], "': ",
-                  table.rows[i][cols[j]].find_first_not_of(" \t") == std::string::npos
-                      ? std::string("empty cell")
-                      : "not a number: '" + table.rows[i][cols[j]] + "'",
-                  " (use --fill linear or --fill ffill to fill missing values)");
+                  ": column ", util::quoted(s.names[j]), ": ",
+                  kind == Cell::empty          ? std::string("empty cell")
+                  : kind == Cell::text         ? "not a number: " + util::quoted(cell)
+                  : kind == Cell::not_finite   ? "not a finite number: " + util::quoted(cell)
+                                               : "out of range: " + util::quoted(cell) +
+                                                   " (float32 holds magnitudes up to 3.4e38)",
+                  " (use --fill linear or --fill ffill to treat such cells as missing values)");
       v[i][j] = std::nan("");
       missing.push_back(i);
     }

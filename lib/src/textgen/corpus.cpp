@@ -1,5 +1,7 @@
 #include <seqtorch/textgen/corpus.h>
 
+#include <seqtorch/util/file_system.h>
+
 #include <torch/torch.h>
 
 #include <fstream>
@@ -8,12 +10,9 @@
 namespace seqtorch::textgen {
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in, path, ": cannot open the file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  TORCH_CHECK(!buf.str().empty(), path, ": the file is empty");
-  return buf.str();
+  std::string text = util::read_file(path);
+  TORCH_CHECK(!text.empty(), path, ": the file is empty");
+  return text;
 }
 
 Corpus load_corpus(const std::string& path, bool bytes, double val_fraction) {

@@ -48,8 +48,13 @@ bool path_exists(const std::string& path) {
 }
 
 std::string read_file(const std::string& path) {
+  TORCH_CHECK(!path.empty(), "an empty file name");
+  TORCH_CHECK(!is_directory(path), path, ": is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good() && !is_directory(path), path, ": cannot be read");
+  if (!in.good()) {
+    const int err = errno;
+    TORCH_CHECK(false, path, ": cannot be read: ", path_exists(path) ? std::strerror(err) : "no such file");
+  }
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   TORCH_CHECK(!in.bad(), path, ": cannot be read");
   return bytes;

@@ -39,7 +39,8 @@ bool remove_path(const std::string& path) noexcept;
 int64_t remove_all(const std::string& path);
 /// The names in folder `path` (not "." or ".."), sorted. Throws if it cannot be read.
 std::vector<std::string> list_directory(const std::string& path);
-/// The bytes of the file at `path`; throws "PATH: cannot be read" (missing, a folder, unreadable).
+/// The bytes of the file at `path`; throws "PATH: is a folder, not a file" or "PATH: cannot be
+/// read: REASON" (no such file, permission denied, ...).
 std::string read_file(const std::string& path);
 /// $TMPDIR when set and non-empty, else /tmp.
 std::string temp_directory();
