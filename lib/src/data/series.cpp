@@ -22,7 +22,7 @@ FillMethod parse_fill_method(const std::string& name) {
   if (name == "none") return FillMethod::none;
   if (name == "linear") return FillMethod::linear;
   if (name == "ffill") return FillMethod::ffill;
-  TORCH_CHECK(false, "fill: expected none, linear or ffill, got '", name, "'");
+  TORCH_CHECK(false, "fill: expected none, linear or ffill, got ", util::quoted(name));
 }
 
 namespace {
@@ -84,8 +84,8 @@ Series select_series(const CsvTable& table, const std::vector<std::string>& targ
       missing.push_back(i);
     }
     if (missing.empty()) continue;
-    TORCH_CHECK(static_cast<int64_t>(missing.size()) < n, table.path, ": column '", s.names[j],
-                "' has no numeric value at all");
+    TORCH_CHECK(static_cast<int64_t>(missing.size()) < n, table.path, ": column ", util::quoted(s.names[j]),
+                " has no numeric value at all");
     // Fill: leading gaps take the first value present; others per the method.
     int64_t prev = -1;
     for (int64_t i = 0; i < n; ++i) {
@@ -132,7 +132,7 @@ ScalerKind parse_scaler_kind(const std::string& name) {
   if (name == "standard") return ScalerKind::standard;
   if (name == "minmax") return ScalerKind::minmax;
   if (name == "none") return ScalerKind::none;
-  TORCH_CHECK(false, "scaler: expected standard, minmax or none, got '", name, "'");
+  TORCH_CHECK(false, "scaler: expected standard, minmax or none, got ", util::quoted(name));
 }
 
 Scaler Scaler::fit(ScalerKind kind, const torch::Tensor& values) {

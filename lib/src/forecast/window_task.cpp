@@ -1,4 +1,5 @@
 #include <seqtorch/forecast/window_task.h>
+#include <seqtorch/util/messages.h>
 
 #include <torch/torch.h>
 
@@ -25,8 +26,8 @@ data::Series log_targets(const data::Series& series) {
   out.values = series.values.clone();
   for (int64_t c = 0; c < series.targets; ++c) {
     auto column = out.values.select(1, c);
-    TORCH_CHECK((column > 0).all().item<bool>(), "transform log: column '", series.names[c],
-                "' has a value <= 0 (logarithms need positive values)");
+    TORCH_CHECK((column > 0).all().item<bool>(), "transform log: column ", util::quoted(series.names[c]),
+                " has a value <= 0 (logarithms need positive values)");
     column.log_();
   }
   return out;

@@ -1,4 +1,5 @@
 #include <seqtorch/util/spec_text.h>
+#include <seqtorch/util/messages.h>
 
 #include <torch/torch.h>
 
@@ -26,14 +27,14 @@ KeyValues::KeyValues(const std::string& text, std::string what) : what_(std::mov
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     const size_t eq = line.find(" = ");
-    TORCH_CHECK(eq != std::string::npos, what_, ": cannot read line '", line, "'");
+    TORCH_CHECK(eq != std::string::npos, what_, ": cannot read line ", util::quoted(line));
     values_[line.substr(0, eq)] = line.substr(eq + 3);
   }
 }
 
 const std::string& KeyValues::get(const std::string& key) const {
   auto it = values_.find(key);
-  TORCH_CHECK(it != values_.end(), what_, ": missing '", key, "'");
+  TORCH_CHECK(it != values_.end(), what_, ": missing ", util::quoted(key));
   return it->second;
 }
 
@@ -45,7 +46,7 @@ int64_t KeyValues::get_int(const std::string& key) const {
     if (used == v.size()) return x;
   } catch (const std::exception&) {
   }
-  TORCH_CHECK(false, what_, ": ", key, ": expected an integer, got '", v, "'");
+  TORCH_CHECK(false, what_, ": ", util::quoted(key), ": expected an integer, got ", util::quoted(v));
 }
 
 double KeyValues::get_double(const std::string& key) const {
@@ -56,14 +57,14 @@ double KeyValues::get_double(const std::string& key) const {
     if (used == v.size()) return x;
   } catch (const std::exception&) {
   }
-  TORCH_CHECK(false, what_, ": ", key, ": expected a number, got '", v, "'");
+  TORCH_CHECK(false, what_, ": ", util::quoted(key), ": expected a number, got ", util::quoted(v));
 }
 
 bool KeyValues::get_bool(const std::string& key) const {
   const auto& v = get(key);
   if (v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
-  TORCH_CHECK(false, what_, ": ", key, ": expected true or false, got '", v, "'");
+  TORCH_CHECK(false, what_, ": ", util::quoted(key), ": expected true or false, got ", util::quoted(v));
 }
 
 }  // namespace seqtorch::util
