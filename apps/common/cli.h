@@ -114,9 +114,6 @@ std::function<void(const std::string&)> one_of(const std::string& option,
                                                const std::vector<std::string>& choices);
 /// --max-vocab: 0 (no limit) or more than the 4 reserved ids.
 std::function<void(const int64_t&)> max_vocab_check();
-/// Every comma-separated item of the value is one of `choices`.
-std::function<void(const std::string&)> list_of(const std::string& option,
-                                                const std::vector<std::string>& choices);
 
 /// The shared runtime options (--out, --config, --device, --threads, --seed, --quiet).
 po::options_description runtime_options(CommonOptions& c);
@@ -180,11 +177,10 @@ train::ScheduleOptions schedule_options(const CommonOptions& c, int64_t total_st
 train::TrainerOptions trainer_options(const CommonOptions& c, const std::string& app,
                                       const std::string& config);
 
-/// The device of --device, made the current CUDA device when it is one (util::use_device): a
-/// malformed name is a UsageError; a valid one this machine lacks (cuda without a GPU) a
-/// runtime error.
+/// The device of --device (its name checked when read), made the current CUDA device when it is
+/// one (util::use_device): one this machine lacks (cuda without a GPU) is a runtime error.
 torch::Device resolve_device(const CommonOptions& c);
-/// The cell of --cell (UsageError naming the closest valid one).
+/// The cell of --cell (checked when read).
 nn::CellKind cell_kind(const CommonOptions& c);
 
 /// Writes DIR/config.ini (atomically): the effective configuration, so `--config DIR/config.ini`

@@ -154,6 +154,24 @@ TEST(Cli, ValuesAreCheckedWhileReadingAndNameTheOption) {
     msg = usage_error([&] { from_file.parse({"train", "--config", dir.file("c.cfg")}); });
     EXPECT_NE(msg.find(expected), std::string::npos) << msg;
   }
+  // A value holding one of Boost's placeholders made its message loop forever (fuzz finding,
+  // tests/data/fuzz_regressions/config_placeholder_in_value.ini, read here as fuzz/config_fuzz does).
+  for (const char* value : {"%value%", "%option%x", "%canonical_option%", "%original_token%"}) {
+    Cli cli;
+    const std::string msg = usage_error([&] { cli.parse({"train", "--lr", value}); });
+    EXPECT_NE(msg.find("\\x25"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'--lr'"), std::string::npos) << msg;
+  }
+  {
+    CommonOptions c;
+    po::options_description all;
+    all.add(runtime_options(c)).add(training_options(c)).add(model_options(c));
+    po::variables_map values;
+    const std::string text =
+        util::read_file(util::join_path(util::parent_path(__FILE__), "../data/fuzz_regressions/config_placeholder_in_value.ini"));
+    const std::string msg = usage_error([&] { store_config_beneath(text, "fuzz.ini", all, values); });
+    EXPECT_NE(msg.find("fuzz.ini: "), std::string::npos) << msg;
+  }
   // A long or binary value is shown short and printable.
   Cli cli;
   const std::string msg = usage_error([&] { cli.parse({"train", "--cell", std::string(5000, 'q') + "\x01"}); });

@@ -57,6 +57,7 @@ expect 1 "wide.csv:3:2: column 'sales': not a number: '777" -- "$bin" train --da
 expect 2 "binary.cfg: " -- "$bin" train --config "$tmp/binary.cfg"
 if "$bin" train --config "$tmp/binary.cfg" 2>&1 | LC_ALL=C grep -q '[[:cntrl:]]'; then
   echo "FAIL: control bytes of a binary config printed"; failures=$((failures + 1)); else passed=$((passed + 1)); fi
+expect 2 "the argument ('\\x25value\\x25') for option '--lr' is invalid" -- "$bin" train --lr '%value%'
 expect 2 "--config: $tmp: is a folder, not a file" -- "$bin" train --config "$tmp"
 expect 1 "$tmp: is a folder, not a file" -- "$bin" train --data "$tmp" --target sales "${common[@]}"
 expect 1 "checkpoint $tmp: is a folder, not a checkpoint file" -- "$bin" predict --checkpoint "$tmp"

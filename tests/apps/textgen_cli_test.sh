@@ -26,6 +26,7 @@ fi
 expect 2 "--temperature: expected >= 0, got -1" -- "$bin" sample --out "$tmp/run" --temperature -1
 expect 2 "--top-p: expected in (0, 1], got 1.5" -- "$bin" sample --out "$tmp/run" --top-p 1.5
 expect 2 "--length: expected >= 0, got -5" -- "$bin" sample --out "$tmp/run" --length -5
+expect 1 "$tmp: is a folder, not a file" -- "$bin" train --text "$tmp" "${small[@]}"
 expect 2 "--embedding-size: expected >= 1, got 0" -- "$bin" train --text "$tmp/good.txt" --embedding-size 0
 expect 2 "--prime: invalid UTF-8 at byte offset 1 (this model reads UTF-8 text)" -- "$bin" sample --out "$tmp/run" --prime "$(printf 'x\377')"
 if "$bin" sample --out "$tmp/run" --prime "$(printf 'x\377')" 2>&1 | grep -q -- "--bytes"; then
