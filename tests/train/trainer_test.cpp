@@ -90,6 +90,15 @@ TrainerOptions quiet(const std::string& dir, int64_t epochs) {
   return o;
 }
 
+// Continues the run in `dir` up to `epochs` with `task` (Adam, a constant schedule).
+TrainResult resume_in(SumTask& task, const std::string& dir, int64_t epochs) {
+  auto opt = make_optimizer(task.params(), adam());
+  LrSchedule sched(0.01, ScheduleOptions{});
+  auto o = quiet(dir, epochs);
+  o.resume = true;
+  return train(task, *opt, sched, o);
+}
+
 std::vector<std::string> lines(const std::string& p) {
   std::ifstream in(p);
   std::vector<std::string> out;
@@ -254,11 +263,7 @@ TEST(Trainer, SkippedStepsAreCountedAcrossAResume) {
   EXPECT_EQ(r.steps, 2 * 8 - 2);
   EXPECT_EQ(read_checkpoint_info(dir.file("checkpoints/last.pt")).skipped_steps, 2);
   SumTask again(1);
-  auto opt2 = make_optimizer(again.params(), adam());
-  LrSchedule sched2(0.01, ScheduleOptions{});
-  auto o = quiet(dir.path, 3);
-  o.resume = true;
-  auto resumed = train(again, *opt2, sched2, o);
+  auto resumed = resume_in(again, dir.path, 3);
   EXPECT_EQ(resumed.skipped_steps, 2);
   EXPECT_EQ(resumed.steps, 3 * 8 - 2);
 }
@@ -297,11 +302,7 @@ TEST(Trainer, SigintFinishesStepWritesLastAndResumes) {
   EXPECT_EQ(info.batch_in_epoch, 6);
   EXPECT_EQ(info.step, 14);
   SumTask again(5);
-  auto opt2 = make_optimizer(again.params(), adam());
-  LrSchedule sched2(0.01, ScheduleOptions{});
-  auto o = quiet(dir.path, 4);
-  o.resume = true;
-  auto r2 = train(again, *opt2, sched2, o);
+  auto r2 = resume_in(again, dir.path, 4);
   EXPECT_EQ(r2.steps, 32);
   EXPECT_EQ(again.calls, 32 - 14);
 }
