@@ -20,7 +20,9 @@ namespace seqtorch::simd {
 // clamped range. NaN stays NaN. float64 keeps std::exp.
 SEQTORCH_ALWAYS_INLINE float exp_of(float x) {
   x = std::min(std::max(x, -87.3f), 88.3f);
-  const float fx = x * 1.44269504088896341f;
+  // The exponent from a NaN-free copy (converting NaN to an integer is undefined; found by
+  // scripts/sanitize.sh): NaN still comes out NaN, through r below.
+  const float fx = (x == x ? x : 0.f) * 1.44269504088896341f;
   const int32_t n = static_cast<int32_t>(fx + (fx >= 0.f ? 0.5f : -0.5f));
   const float nf = static_cast<float>(n);
   float r = x - nf * 0.693359375f;
@@ -32,7 +34,7 @@ SEQTORCH_ALWAYS_INLINE float exp_of(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  const int32_t bits = (n + 127) << 23;
+  const uint32_t bits = static_cast<uint32_t>(n + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
