@@ -57,7 +57,7 @@ struct ForecastCli {
         ("loss", po::value(&loss)->default_value(loss)->notifier(one_of("loss", {"mse", "mae", "gaussian"})), "mse | mae | gaussian (adds intervals)")
         ("scaler", po::value(&scaler)->default_value(scaler)->notifier(one_of("scaler", {"standard", "minmax", "none"})), "standard | minmax | none (fitted on the training part)")
         ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing))->notifier(within("teacher-forcing", 0, 1)), "encdec: share of true inputs in training")
-        ("relative", po::value(&relative)->default_value(relative)->notifier(one_of("relative", {"auto", "none", "last", "season", "deseason", "trend"})), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | auto (the best on validation)")
+        ("relative", po::value(&relative)->default_value(relative)->notifier(one_of("relative", {"auto", "none", "last", "season", "deseason", "trend", "ets"})), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | ets (exponential smoothing fitted to the training part, run over the window) | auto (the best on validation)")
         ("ensemble", po::value(&ensemble)->default_value(ensemble)->notifier(at_least<int64_t>("ensemble", 1)), "members of a seed ensemble (the mean forecast; with --loss gaussian, intervals from their variances and spread)")
         ("transform", po::value(&transform)->default_value(transform)->notifier(one_of("transform", {"auto", "none", "log"})), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
         ("refit", po::value(&refit)->default_value(refit), "after choosing on validation, train the chosen form again on training + validation for the epochs its best model took (the final model)")
@@ -181,17 +181,24 @@ int run(int argc, char** argv) {
   if (parsed.command == "train") {
     const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto series = st::forecast::load_series(f.series());
+    const bool window_given = parsed.values.count("window") && !parsed.values["window"].defaulted();
     f.fill_length_defaults(series, parsed.values);
     // The model learns on the logarithms with --transform log (its forward takes original units).
     const auto learned = f.transform == "log" ? st::forecast::log_targets(series) : series;
     const auto prep = st::forecast::prepare_series(learned, f.val_fraction, f.test_fraction,
                                                    st::data::parse_scaler_kind(f.scaler), f.window, f.horizon);
     const int64_t covariates = series.values.size(1) - series.targets;
-    const auto forms = st::forecast::relative_candidates(f.relative, st::forecast::parse_mode(f.mode), f.season, f.window);
+    // The ets form reads two seasons where the length rule chose a shorter window.
+    const int64_t window = f.window;
+    const int64_t ets_window = window_given ? window : st::forecast::ets_window(window, f.season, prep.split.train, f.horizon);
+    auto window_for = [&](st::forecast::Relative form) { return form == st::forecast::Relative::ets ? ets_window : window; };
+    const auto forms = st::forecast::relative_candidates(f.relative, st::forecast::parse_mode(f.mode), f.season, window, ets_window);
     st::forecast::TrainSettings settings;
     const std::string asked = f.relative;
     f.relative = st::forecast::to_string(forms.front());
+    f.window = window_for(forms.front());
     settings.model = f.model(series.targets, covariates);  // checks the options before training
+    settings.window_for = window_for;
     settings.batch_size = f.c.batch_size;
     settings.seed = f.c.seed;
     settings.device = device;
@@ -205,6 +212,7 @@ int run(int argc, char** argv) {
     // Each form's run records its own form; config.ini ends with the chosen one.
     auto config_for = [&](st::forecast::Relative form) {
       parsed.values.at("relative").value() = boost::any(st::forecast::to_string(form));
+      parsed.values.at("window").value() = boost::any(window_for(form));
       return procs.write_run_config(out, parsed.values);
     };
     st::util::install_stop_handlers();
@@ -215,6 +223,7 @@ int run(int argc, char** argv) {
     if (result.signal) return train_exit_code(result);
     if (choice.refit.signal || !procs.first()) return train_exit_code(choice.refit);
     f.relative = st::forecast::to_string(choice.chosen);
+    f.window = window_for(choice.chosen);
     st::forecast::Forecaster model(f.model(series.targets, covariates));
     st::train::load_checkpoint(st::util::join_path(out, "checkpoints/best.pt"), "forecast", *model, nullptr, false);
     model->to(device);

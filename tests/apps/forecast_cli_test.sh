@@ -30,7 +30,7 @@ expect 2 "--horizon: expected >= 1, got 0" -- "$bin" train --data "$tmp/good.csv
 expect 2 "unknown option --hiden-size for 'seqtorch-forecast train'; did you mean --hidden-size?" -- "$bin" train --hiden-size 3
 expect 2 "the argument ('ten') for option '--epochs' is invalid" -- "$bin" train --epochs ten
 expect 2 "--target: required with --data" -- "$bin" train --data "$tmp/good.csv" "${common[@]}"
-expect 2 "--relative: expected auto, none, last, season, deseason or trend, got 'seasonal'" -- "$bin" train --relative seasonal
+expect 2 "--relative: expected auto, none, last, season, deseason, trend or ets, got 'seasonal'" -- "$bin" train --relative seasonal
 expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
@@ -119,7 +119,7 @@ if "$bin" train --data "$tmp/weekly.csv" --target a,b --season 7 --horizon 7 --o
      --epochs 3 --hidden-size 4 > "$tmp/weekly.json" &&
    grep -q '"relative":"[a-z]* (auto)"' "$tmp/weekly.json" && grep -q '"mase_ets_a"' "$tmp/weekly.json" &&
    grep -q '^ensemble = 5$' "$tmp/weekly/config.ini" && grep -q '^refit = true$' "$tmp/weekly/config.ini" &&
-   grep -q '^relative = \(last\|season\|deseason\|trend\)$' "$tmp/weekly/config.ini" &&
+   grep -q '^relative = \(last\|season\|deseason\|trend\|ets\)$' "$tmp/weekly/config.ini" &&
    "$bin" evaluate --out "$tmp/weekly" > "$tmp/weekly_eval.txt" && grep -q "MASE per series" "$tmp/weekly_eval.txt" &&
    grep -q "^Theta " "$tmp/weekly_eval.txt"; then
   passed=$((passed + 1))

@@ -63,7 +63,7 @@ TEST(ForecastExport, LoadedArchiveMatchesTheModel) {
 TEST(ForecastExport, FormsEnsemblesLogAndGlobalModels) {
   test::TempDir dir;
   using forecast::Relative;
-  for (Relative form : {Relative::season, Relative::deseason, Relative::trend}) {
+  for (Relative form : {Relative::season, Relative::deseason, Relative::trend, Relative::ets}) {
     for (bool global : {false, true}) {
       SCOPED_TRACE(forecast::to_string(form) + (global ? " global" : " joint"));
       torch::manual_seed(7);
@@ -74,6 +74,14 @@ TEST(ForecastExport, FormsEnsemblesLogAndGlobalModels) {
       scaler.shift = torch::tensor({2.0, 1.0});
       scaler.scale = torch::tensor({0.5, 0.3});
       m->set_scaler(scaler);
+      if (form == Relative::ets)  // a base of random weights, 4 rotations, horizon 5, window 8
+        for (int64_t c = 0; c < 2; ++c) {
+          auto values = [](int64_t n) {
+            const auto t = torch::randn({n}, torch::kDouble) * 0.2;
+            return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + n);
+          };
+          m->set_ets_base(c, values(4 * 5 * 8), values(4 * 5), values(4));
+        }
       {
         torch::NoGradGuard no_grad;
         for (auto& p : m->named_parameters())

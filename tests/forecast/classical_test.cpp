@@ -6,6 +6,7 @@
 #include "support/test_util.h"
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
@@ -133,6 +134,86 @@ TEST(Ets, AirPassengersAsStatsmodels) {
   // farthest off).
   const auto f = ets_forecast(best, kAirPassengers, {132}, 12);
   for (int h = 0; h < 12; ++h) EXPECT_NEAR(f[0][h], kAirPassengers[132 + h], 0.12 * kAirPassengers[132 + h]) << h;
+}
+
+TEST(EtsWindow, AdditiveTrendAndSeasonByHand) {
+  EtsModel m;
+  m.spec = {true, false, Seasonality::additive, 2};
+  m.alpha = 0.5, m.beta = 0.2, m.gamma = 0.1, m.phi = 1;
+  // Profile [1, -1]; window [13 9 15 11]: block means (12 + 10) / 2 = 11 and (14 + 12) / 2 = 13,
+  // trend 1, level before the window 11 - 1.5 = 9.5. Then
+  //   13: e 1.5     -> s0 1.15,     l 11.25,    b 1.3
+  //    9: e -2.55   -> s1 -1.255,   l 11.275,   b 0.79
+  //   15: e 1.785   -> s0 1.3285,   l 12.9575,  b 1.147
+  //   11: e -1.8495 -> s1 -1.43995, l 13.17975, b 0.7771
+  const auto f = ets_window_forecast(m, {1, -1}, {13, 9, 15, 11}, 0, 2);
+  EXPECT_NEAR(f[0], 13.17975 + 0.7771 + 1.3285, 1e-12);
+  EXPECT_NEAR(f[1], 13.17975 + 2 * 0.7771 - 1.43995, 1e-12);
+  // Rotated by one phase the window's first step takes the profile's -1.
+  EXPECT_GT(std::abs(ets_window_forecast(m, {1, -1}, {13, 9, 15, 11}, 1, 2)[0] - f[0]), 0.1);
+  EXPECT_TRUE(test::throws_with([&] { ets_window_forecast(m, {1, -1}, {13, 9, 15}, 0, 2); }, {"window of 3", "two seasons"}));
+  m.spec.season_kind = Seasonality::multiplicative;
+  EXPECT_TRUE(test::throws_with([&] { ets_window_base(m, {1, 2, 3, 4}, 4, 2); }, {"additive or no season", "ETS(A,A,M)"}));
+}
+
+TEST(EtsWindow, TheProfileIsTheFittedDataLastStatesCentred) {
+  EtsModel m;  // as DampedTrendAdditiveSeasonByHand: after y = [13, 11] s0 = 1.11, s1 = -1.0458
+  m.spec = {true, true, Seasonality::additive, 2};
+  m.alpha = 0.5, m.beta = 0.2, m.gamma = 0.1, m.phi = 0.9;
+  m.level0 = 10, m.trend0 = 1, m.season0 = {1, -1};
+  EXPECT_TRUE(test::all_close(torch::tensor(ets_window_base(m, {13, 11}, 4, 1).profile), torch::tensor({1.0779, -1.0779}), 1e-12, "n = 2"));
+  // After three values phase 0 of the profile is the state of step 3's phase, 1.
+  const auto three = ets_window_base(m, {13, 11, 12}, 4, 1).profile;
+  EXPECT_LT(three[0], 0);
+  EXPECT_NEAR(three[0], -three[1], 1e-12);
+}
+
+TEST(EtsWindow, TheBaseIsTheFilterInAffineForm) {
+  EtsModel m;
+  m.spec = {true, true, Seasonality::additive, 4};
+  m.alpha = 0.3, m.beta = 0.1, m.gamma = 0.2, m.phi = 0.9;
+  m.level0 = 5, m.trend0 = 0.5, m.season0 = {2, -1, 0.5, -1.5};
+  std::vector<double> y, w;
+  for (int t = 0; t < 11; ++t) y.push_back(5 + 0.5 * t + m.season0[t % 4] + std::sin(3.0 * t));
+  for (int j = 0; j < 12; ++j) w.push_back(3 + std::cos(1.7 * j) + 0.2 * j);
+  const EtsWindowBase base = ets_window_base(m, y, 12, 6);
+  ASSERT_EQ(base.rotations, 4);
+  for (int64_t r = 0; r < 4; ++r) {
+    const auto direct = ets_window_forecast(m, base.profile, w, r, 6);
+    for (int h = 0; h < 6; ++h) {
+      double affine = base.offsets[static_cast<size_t>(r * 6 + h)];
+      for (int j = 0; j < 12; ++j) affine += base.weights[static_cast<size_t>((r * 6 + h) * 12 + j)] * w[static_cast<size_t>(j)];
+      EXPECT_NEAR(affine, direct[static_cast<size_t>(h)], 1e-9) << "rotation " << r << " step " << h;
+    }
+  }
+  // Without a season every rotation is the same filter.
+  m.spec.season_kind = Seasonality::none;
+  const EtsWindowBase plain = ets_window_base(m, y, 12, 6);
+  ASSERT_EQ(plain.rotations, 4);
+  for (size_t i = 0; i < 6 * 12; ++i) EXPECT_EQ(plain.weights[i], plain.weights[3 * 6 * 12 + i]);
+}
+
+TEST(EtsWindow, OnASeriesTheModelFitsExactlyItForecastsAsTheFullHistoryFilter) {
+  // y = 20 + 0.5 t + season, no noise, and the model's initial states the true ones: every
+  // one-step error is 0, so the full filter continues the series exactly; the window filter
+  // (profile from the fitted part, rotated as the window's position says) does too.
+  EtsModel m;
+  m.spec = {true, false, Seasonality::additive, 4};
+  m.alpha = 0.4, m.beta = 0.1, m.gamma = 0.3, m.phi = 1;
+  m.level0 = 19.5, m.trend0 = 0.5, m.season0 = {3, -2, 1, -2};
+  std::vector<double> y;
+  for (int t = 0; t < 60; ++t) y.push_back(20 + 0.5 * t + m.season0[t % 4]);
+  const std::vector<double> fitted(y.begin(), y.begin() + 30);
+  const EtsWindowBase base = ets_window_base(m, fitted, 8, 5);
+  for (int64_t start : {30, 33, 41, 46}) {
+    const std::vector<double> w(y.begin() + start, y.begin() + start + 8);
+    const auto f = ets_window_forecast(m, base.profile, w, (start - 30) % 4, 5);
+    const auto full = ets_forecast(m, y, {start + 8}, 5)[0];
+    for (int h = 0; h < 5; ++h) {
+      EXPECT_NEAR(f[static_cast<size_t>(h)], y[static_cast<size_t>(start + 8 + h)], 1e-9) << start << " " << h;
+      EXPECT_NEAR(full[static_cast<size_t>(h)], y[static_cast<size_t>(start + 8 + h)], 1e-9) << start << " " << h;
+    }
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // ensemble is the mean of its members; a global model is one univariate model per channel;
 // training keeps the base when it never beats it; the length defaults and the candidate list.
 #include <seqtorch/forecast/backtest.h>
+#include <seqtorch/forecast/classical.h>
 #include <seqtorch/forecast/training.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/file_system.h>
@@ -80,7 +81,80 @@ TEST(ForecastForms, OptionsThatCannotWorkAreRefused) {
   EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(2, 8, 2).covariates(1).global(true)); },
                                 {"global model", "no covariates"}));
   EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 8, 2).ensemble(0)); }, {"ensemble", ">= 1"}));
-  EXPECT_TRUE(test::throws_with([] { parse_relative("seasonal"); }, {"none, last, season, deseason or trend", "'seasonal'"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 6, 2).relative(Relative::ets).season(4)); },
+                                {"relative ets", "window (6) must cover two seasons"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster(ForecasterOptions(1, 8, 2).relative(Relative::ets).mode(Mode::seq2seq)); },
+                                {"not with mode seq2seq"}));
+  EXPECT_TRUE(test::throws_with([] { Forecaster m(ForecasterOptions(1, 8, 2)); m->set_ets_base(0, {}, {}, {}); },
+                                {"form is last, not ets"}));
+  EXPECT_TRUE(test::throws_with([] { parse_relative("seasonal"); }, {"none, last, season, deseason, trend or ets", "'seasonal'"}));
+}
+
+TEST(ForecastForms, TheEtsBaseIsTheWindowFilterAtTheRotationThatMatchesTheWindow) {
+  // ETS(A,Ad,A), m 4, states run through the first 40 steps; windows of 8 from every phase after
+  // them, each forecast as the window filter at the window's true rotation (the model is not told
+  // it: it finds it by matching the profile), in one batch; a longer window reads its last 8.
+  EtsModel ets;
+  ets.spec = {true, true, Seasonality::additive, 4};
+  ets.alpha = 0.3, ets.beta = 0.05, ets.gamma = 0.1, ets.phi = 0.95;
+  ets.level0 = 10, ets.trend0 = 0.2, ets.season0 = {3, -2, 1.5, -2.5};
+  std::vector<double> y;
+  for (int t = 0; t < 60; ++t) y.push_back(10 + 0.2 * t + ets.season0[t % 4] + 0.3 * std::sin(2.3 * t));
+  const std::vector<double> fitted(y.begin(), y.begin() + 40);
+  const EtsWindowBase base = ets_window_base(ets, fitted, 8, 5);
+  Forecaster m(ForecasterOptions(1, 8, 5).relative(Relative::ets).season(4).hidden_size(4));
+  m->set_scaler(identity(1));
+  m->set_ets_base(0, base.weights, base.offsets, base.profile);
+  m->eval();
+  std::vector<torch::Tensor> windows;
+  std::vector<double> expected;
+  for (int start = 40; start < 48; ++start) {
+    const std::vector<double> w(y.begin() + start, y.begin() + start + 8);
+    windows.push_back(torch::tensor(w).view({8, 1}));
+    for (double v : ets_window_forecast(ets, base.profile, w, (start - 40) % 4, 5)) expected.push_back(v);
+  }
+  torch::NoGradGuard no_grad;
+  const auto batch = torch::stack(windows).to(torch::kFloat);
+  EXPECT_TRUE(test::all_close(m->forward(batch).mean.view({8, 5}), torch::tensor(expected).view({8, 5}), 1e-4, "base"));
+  const auto longer = torch::cat({torch::full({8, 3, 1}, 100.0), batch}, 1);
+  EXPECT_TRUE(test::all_close(m->forward(longer).mean.view({8, 5}), torch::tensor(expected).view({8, 5}), 1e-4, "longer"));
+  EXPECT_TRUE(test::throws_with([&] { m->forward(batch.narrow(1, 0, 7)); }, {"relative ets reads the last 8 steps", "has 7"}));
+}
+
+TEST(ForecastForms, TheEtsBaseIsFittedToEachTargetsTrainingPart) {
+  // Two targets of different seasons' shapes: each channel's base is its own ETS's, fitted to
+  // the scaled training part (additive forms only: the scaled values may be negative).
+  data::Series s;
+  s.names = {"a", "b"};
+  s.targets = 2;
+  std::vector<double> values;
+  for (int t = 0; t < 80; ++t) {
+    values.push_back(50 + 0.3 * t + 8 * std::sin(6.283 * t / 4) + std::sin(1.3 * t));
+    values.push_back(20 - 0.1 * t + 5 * (t % 4 == 1) + 0.5 * std::cos(0.7 * t));
+  }
+  s.values = torch::tensor(values, torch::kDouble).view({80, 2});
+  const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
+  for (bool global : {false, true}) {
+    SCOPED_TRACE(global ? "global" : "joint");
+    Forecaster m(ForecasterOptions(2, 8, 4).relative(Relative::ets).season(4).hidden_size(4).global(global));
+    fit_model_to_series(*m, prep);
+    m->eval();
+    const auto window = prep.scaled.narrow(0, 30, 8).unsqueeze(0).to(torch::kFloat);
+    torch::NoGradGuard no_grad;
+    const auto got = m->forecast_scaled(window).mean[0];  // [4, 2]
+    for (int64_t c = 0; c < 2; ++c) {
+      const auto part = prep.scaled.narrow(0, 0, prep.split.train).select(1, c).to(torch::kDouble).contiguous();
+      const std::vector<double> y(part.data_ptr<double>(), part.data_ptr<double>() + part.numel());
+      const EtsModel ets = fit_ets_auto(y, 4, false);
+      const auto w = prep.scaled.narrow(0, 30, 8).select(1, c).to(torch::kDouble).contiguous();
+      const std::vector<double> wv(w.data_ptr<double>(), w.data_ptr<double>() + 8);
+      const auto profile = ets_window_base(ets, y, 8, 4).profile;
+      // The window starts at step 30, the profile's phase 0 is step prep.split.train.
+      const int64_t r = ((30 - prep.split.train) % 4 + 4) % 4;
+      EXPECT_TRUE(test::all_close(got.select(1, c), torch::tensor(ets_window_forecast(ets, profile, wv, r, 4)).to(torch::kFloat),
+                                  1e-4, "target " + std::to_string(c)));
+    }
+  }
 }
 
 TEST(ForecastForms, AnEnsembleIsTheMixtureOfItsMembers) {
@@ -182,11 +256,18 @@ TEST(ForecastTraining, LengthDefaultsAndCandidates) {
   EXPECT_EQ(defaults_for_length(46, 12, 12).window, 12);  // 2m leaves 11 windows: shortened to m
   EXPECT_EQ(defaults_for_length(100, 1, 6).window, 12);   // no season: 2H
   using R = Relative;
-  EXPECT_EQ(relative_candidates("auto", Mode::seq2vec, 12, 24), (std::vector<R>{R::last, R::season, R::deseason, R::trend}));
+  EXPECT_EQ(relative_candidates("auto", Mode::seq2vec, 12, 24), (std::vector<R>{R::last, R::season, R::deseason, R::trend, R::ets}));
   EXPECT_EQ(relative_candidates("auto", Mode::seq2seq, 12, 24), (std::vector<R>{R::last, R::deseason}));
   EXPECT_EQ(relative_candidates("auto", Mode::seq2vec, 12, 12), (std::vector<R>{R::last, R::season, R::deseason}));
-  EXPECT_EQ(relative_candidates("auto", Mode::encdec, 1, 12), (std::vector<R>{R::last, R::trend}));
+  EXPECT_EQ(relative_candidates("auto", Mode::encdec, 1, 12), (std::vector<R>{R::last, R::trend, R::ets}));
+  EXPECT_EQ(relative_candidates("auto", Mode::encdec, 1, 3), (std::vector<R>{R::last, R::trend}));
   EXPECT_EQ(relative_candidates("season", Mode::seq2vec, 1, 12), (std::vector<R>{R::season}));
+  // The ets form reads two seasons where the training part holds 8 windows of them.
+  EXPECT_EQ(ets_window(12, 12, 46, 12), 24);  // 46 - 24 - 12 + 1 = 11 windows
+  EXPECT_EQ(ets_window(12, 12, 40, 12), 12);  // 5 windows
+  EXPECT_EQ(ets_window(48, 12, 101, 12), 48);
+  EXPECT_EQ(ets_window(2, 1, 50, 6), 4);
+  EXPECT_EQ(relative_candidates("auto", Mode::seq2vec, 12, 12, 24), (std::vector<R>{R::last, R::season, R::deseason, R::ets}));
 }
 
 TEST(ForecastTraining, LogIsPreferredForASeasonThatGrowsWithTheLevel) {

@@ -270,13 +270,13 @@ EtsModel fit_ets(const std::vector<double>& y, const EtsSpec& spec) {
   return model;
 }
 
-EtsModel fit_ets_auto(const std::vector<double>& y, int64_t season) {
+EtsModel fit_ets_auto(const std::vector<double>& y, int64_t season, bool multiplicative) {
   TORCH_CHECK(season >= 1, "ETS: season: expected >= 1, got ", season);
   std::vector<EtsSpec> specs;
   const bool seasonal = season > 1 && static_cast<int64_t>(y.size()) >= 2 * season;
   for (auto kind : {Seasonality::none, Seasonality::additive, Seasonality::multiplicative}) {
     if (kind != Seasonality::none && !seasonal) continue;
-    if (kind == Seasonality::multiplicative && !all_positive(y)) continue;
+    if (kind == Seasonality::multiplicative && (!multiplicative || !all_positive(y))) continue;
     specs.push_back({false, false, kind, season});
     specs.push_back({true, true, kind, season});
     if (kind == Seasonality::none) specs.push_back({true, false, kind, season});
@@ -314,6 +314,93 @@ std::vector<std::vector<double>> ets_forecast(const EtsModel& model, const std::
     out.push_back(std::move(f));
   }
   return out;
+}
+
+std::vector<double> ets_window_forecast(const EtsModel& model, const std::vector<double>& profile,
+                                        const std::vector<double>& window, int64_t rotation,
+                                        int64_t horizon) {
+  TORCH_CHECK(model.spec.season_kind != Seasonality::multiplicative,
+              "ETS window base: additive or no season only, got ", to_string(model.spec));
+  const bool seasonal = model.spec.season_kind == Seasonality::additive;
+  const int64_t m = seasonal ? model.spec.season : 1;
+  const auto N = static_cast<int64_t>(window.size());
+  TORCH_CHECK(static_cast<int64_t>(profile.size()) == model.spec.season, "ETS window base: a profile of ",
+              profile.size(), " phases for a season of ", model.spec.season);
+  const int64_t block = seasonal ? m : std::max<int64_t>(1, N / 4);
+  TORCH_CHECK(N >= std::max<int64_t>(2 * block, 4), "ETS window base: a window of ", N,
+              " steps; at least two seasons and 4 steps are needed");
+  // Phase p of the window's step j: (rotation + j) mod m.
+  std::vector<double> s(static_cast<size_t>(m));
+  for (int64_t p = 0; p < m; ++p) s[static_cast<size_t>(p)] = profile[static_cast<size_t>((rotation + p) % m)];
+  auto block_mean = [&](int64_t b) {
+    double sum = 0;
+    for (int64_t j = b * block; j < (b + 1) * block; ++j) sum += window[static_cast<size_t>(j)] - s[static_cast<size_t>(j % m)];
+    return sum / static_cast<double>(block);
+  };
+  const double first = block_mean(0);
+  double trend = model.spec.trend ? (block_mean(1) - first) / static_cast<double>(block) : 0.0;
+  // The first block's mean sits at its middle, (block - 1) / 2; the state before the window is
+  // (block + 1) / 2 steps earlier.
+  double level = first - trend * (static_cast<double>(block) + 1) / 2;
+  for (int64_t j = 0; j < N; ++j) {
+    double& st = s[static_cast<size_t>(j % m)];
+    const double phib = model.spec.trend ? model.phi * trend : 0.0;
+    const double e = window[static_cast<size_t>(j)] - (level + phib + (seasonal ? st : 0.0));
+    if (seasonal) st += model.gamma * e;
+    level = level + phib + model.alpha * e;
+    trend = phib + model.beta * e;
+  }
+  std::vector<double> out(static_cast<size_t>(horizon));
+  double damp = 0, p = 1;
+  for (int64_t h = 0; h < horizon; ++h) {
+    p *= model.phi, damp += p;
+    out[static_cast<size_t>(h)] = level + (model.spec.trend ? damp * trend : 0.0) +
+                                  (seasonal ? s[static_cast<size_t>((N + h) % m)] : 0.0);
+  }
+  return out;
+}
+
+EtsWindowBase ets_window_base(const EtsModel& model, const std::vector<double>& y, int64_t window,
+                              int64_t horizon) {
+  TORCH_CHECK(model.spec.season_kind != Seasonality::multiplicative,
+              "ETS window base: additive or no season only, got ", to_string(model.spec));
+  TORCH_CHECK(horizon >= 1, "ETS window base: horizon: expected >= 1, got ", horizon);
+  check_finite(y, "ETS");
+  const bool seasonal = model.spec.season_kind == Seasonality::additive;
+  EtsWindowBase base;
+  // Without a seasonal state every rotation is the same filter: kept m of them all the same, so
+  // that the forecaster's shape does not depend on the form ETS chose.
+  base.rotations = model.spec.season;
+  base.horizon = horizon;
+  base.window = window;
+  const int64_t m = base.rotations;
+  base.profile.assign(static_cast<size_t>(m), 0.0);
+  if (seasonal) {
+    EtsState s = initial_state(model);
+    const auto n = static_cast<int64_t>(y.size());
+    for (int64_t t = 0; t < n; ++t) ets_update(model, s, t, y[static_cast<size_t>(t)]);
+    double c = 0;
+    for (int64_t p = 0; p < m; ++p) c += (base.profile[static_cast<size_t>(p)] = s.season[static_cast<size_t>((n + p) % m)]) / static_cast<double>(m);
+    for (auto& v : base.profile) v -= c;
+  }
+  // Affine in the window: the offsets are the forecasts of a window of zeros, weight j the
+  // change from a one at step j.
+  const auto N = static_cast<size_t>(window), H = static_cast<size_t>(horizon);
+  base.weights.assign(static_cast<size_t>(m) * H * N, 0.0);
+  base.offsets.assign(static_cast<size_t>(m) * H, 0.0);
+  std::vector<double> w(N, 0.0);
+  for (int64_t r = 0; r < m; ++r) {
+    const auto R = static_cast<size_t>(r);
+    const std::vector<double> zero = ets_window_forecast(model, base.profile, w, r, horizon);
+    for (size_t h = 0; h < H; ++h) base.offsets[R * H + h] = zero[h];
+    for (size_t j = 0; j < N; ++j) {
+      w[j] = 1;
+      const std::vector<double> f = ets_window_forecast(model, base.profile, w, r, horizon);
+      w[j] = 0;
+      for (size_t h = 0; h < H; ++h) base.weights[(R * H + h) * N + j] = f[h] - zero[h];
+    }
+  }
+  return base;
 }
 
 ThetaModel fit_theta(const std::vector<double>& y, int64_t season) {

@@ -29,14 +29,15 @@ std::string to_string(Relative r) {
     case Relative::season: return "season";
     case Relative::deseason: return "deseason";
     case Relative::trend: return "trend";
+    case Relative::ets: return "ets";
   }
   return "?";
 }
 
 Relative parse_relative(const std::string& name) {
-  for (auto r : {Relative::none, Relative::last, Relative::season, Relative::deseason, Relative::trend})
+  for (auto r : {Relative::none, Relative::last, Relative::season, Relative::deseason, Relative::trend, Relative::ets})
     if (name == to_string(r)) return r;
-  TORCH_CHECK(false, "relative: expected none, last, season, deseason or trend, got '", name, "'");
+  TORCH_CHECK(false, "relative: expected none, last, season, deseason, trend or ets, got '", name, "'");
 }
 
 ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
@@ -55,11 +56,14 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
               ": needs a season m > 1 (--season)");
   TORCH_CHECK(!seasonal || o.window() >= o.season(), "relative ", to_string(o.relative()),
               ": the window (", o.window(), ") must cover a season (", o.season(), ")");
-  TORCH_CHECK(o.mode() != Mode::seq2seq || (o.relative() != Relative::season && o.relative() != Relative::trend),
+  TORCH_CHECK(o.mode() != Mode::seq2seq || (o.relative() != Relative::season && o.relative() != Relative::trend &&
+                                            o.relative() != Relative::ets),
               "relative ", to_string(o.relative()), ": not with mode seq2seq (it learns one step ahead "
               "in the window's own terms); use deseason, or mode seq2vec or encdec");
   TORCH_CHECK(o.relative() != Relative::trend || o.window() >= std::max<int64_t>(2, o.season()),
               "relative trend: the window (", o.window(), ") must cover a season and two steps");
+  TORCH_CHECK(o.relative() != Relative::ets || o.window() >= std::max<int64_t>(2 * o.season(), 4),
+              "relative ets: the window (", o.window(), ") must cover two seasons and 4 steps");
   TORCH_CHECK(o.ensemble() >= 1, "ensemble: expected >= 1, got ", o.ensemble());
   TORCH_CHECK(!o.global() || o.covariates() == 0,
               "a global model (one network for every target series) takes no covariates; "
@@ -86,6 +90,33 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
   const int64_t all = o.targets() + o.covariates();
   scaler_shift = register_buffer("scaler_shift", torch::zeros({all}));
   scaler_scale = register_buffer("scaler_scale", torch::ones({all}));
+  if (o.relative() == Relative::ets) {
+    const int64_t R = o.season(), H = o.horizon(), L = o.window();
+    ets_weights = register_buffer("ets_weights", torch::zeros({o.targets(), R, H, L}));
+    ets_offsets = register_buffer("ets_offsets", torch::zeros({o.targets(), R, H}));
+    ets_profiles = register_buffer("ets_profiles", torch::zeros({o.targets(), R, R}));
+  }
+}
+
+void ForecasterImpl::set_ets_base(int64_t target, const std::vector<double>& weights,
+                                  const std::vector<double>& offsets, const std::vector<double>& profile) {
+  TORCH_CHECK(options.relative() == Relative::ets, "set_ets_base: the model's form is ",
+              to_string(options.relative()), ", not ets");
+  TORCH_CHECK(target >= 0 && target < options.targets(), "set_ets_base: target ", target, " of ",
+              options.targets());
+  const int64_t R = options.season(), H = options.horizon(), L = options.window();
+  TORCH_CHECK(static_cast<int64_t>(weights.size()) == R * H * L && static_cast<int64_t>(offsets.size()) == R * H &&
+                  static_cast<int64_t>(profile.size()) == R,
+              "set_ets_base: sizes ", weights.size(), ", ", offsets.size(), ", ", profile.size(), " for ", R,
+              " rotations, horizon ", H, " and window ", L);
+  auto dbl = torch::TensorOptions().dtype(torch::kDouble);
+  torch::NoGradGuard no_grad;
+  ets_weights[target].copy_(torch::from_blob(const_cast<double*>(weights.data()), {R, H, L}, dbl));
+  ets_offsets[target].copy_(torch::from_blob(const_cast<double*>(offsets.data()), {R, H}, dbl));
+  // Row r: phase (r + j) mod m of the profile at the window's step j.
+  const auto p = torch::from_blob(const_cast<double*>(profile.data()), {R}, dbl);
+  const auto index = torch::remainder(torch::arange(R).view({R, 1}) + torch::arange(R).view({1, R}), R);
+  ets_profiles[target].copy_(p.index({index}));
 }
 
 void ForecasterImpl::set_scaler(const data::Scaler& s) {
@@ -150,6 +181,28 @@ Forecast ForecasterImpl::decode(size_t k, const torch::Tensor& x, const torch::T
   return {torch::cat(means, 1), vars.empty() ? torch::Tensor() : torch::cat(vars, 1)};
 }
 
+torch::Tensor ForecasterImpl::ets_base(const torch::Tensor& w) const {
+  const int64_t C = options.targets(), R = options.season(), H = options.horizon(), L = options.window();
+  torch::Tensor flat = torch::arange(C, torch::TensorOptions().dtype(torch::kLong).device(w.device())) * R;
+  flat = flat.view({1, C});  // [1, C]: row c * R + r of the flattened rotations
+  if (R > 1) {
+    // The rotation whose profile best matches the window's own (the mean deviation of each
+    // phase from its season's mean over the window's first floor(L / m) seasons).
+    const int64_t K = L / R;
+    const torch::Tensor blocks = w.narrow(1, 0, K * R).reshape({-1, K, R, C});
+    const torch::Tensor own = (blocks - blocks.mean(2, true)).mean(1);          // [B, m, C]
+    const torch::Tensor score = torch::einsum("bjc,crj->bcr", {own, ets_profiles});  // [B, C, R]
+    flat = flat + score.argmax(2);
+  } else {  // one row per window (no size read: the traced export keeps B free)
+    flat = flat + torch::zeros_like(w.select(1, 0), torch::kLong);
+  }
+  const torch::Tensor index = flat.reshape({-1});
+  const torch::Tensor weights = ets_weights.view({C * R, H, L}).index_select(0, index).view({-1, C, H, L});
+  const torch::Tensor offsets = ets_offsets.view({C * R, H}).index_select(0, index).view({-1, C, H});
+  const torch::Tensor base = torch::matmul(weights, w.transpose(1, 2).unsqueeze(-1)).squeeze(-1) + offsets;
+  return base.transpose(1, 2);  // [B, H, C]
+}
+
 std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch::Tensor& x_in) const {
   TORCH_CHECK(x_in.dim() == 3 && x_in.size(2) == scaler_shift.size(0),
               "forecast: window shape: expected [B, L, ", scaler_shift.size(0), "], got ", x_in.sizes());
@@ -159,7 +212,7 @@ std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch:
   torch::Tensor x = x_in;
   // Negative starts and sizes fixed by the options, never by L: the traced export keeps them.
   torch::Tensor profile;  // deseason: [B, m, C], phase j = position L - m + j (mod m)
-  if (form == Relative::season || form == Relative::deseason || form == Relative::trend)
+  if (form == Relative::season || form == Relative::deseason || form == Relative::trend || form == Relative::ets)
     TORCH_CHECK(x.size(1) >= m, "forecast: relative ", to_string(form), " needs a window of at least one season (",
                 m, " steps), got ", x.size(1));
   torch::Tensor drift;  // trend: per step [B, 1, C]
@@ -189,6 +242,12 @@ std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch:
     case Relative::last: base = level.expand({-1, H, C}); break;
     case Relative::season: base = x.narrow(1, -m, m).narrow(2, 0, C).index_select(1, phases()); break;
     case Relative::deseason: base = level + profile.index_select(1, phases()); break;
+    case Relative::ets: {
+      const int64_t L = options.window();
+      TORCH_CHECK(x.size(1) >= L, "forecast: relative ets reads the last ", L, " steps; the window has ", x.size(1));
+      base = ets_base(x.narrow(1, -L, L).narrow(2, 0, C));
+      break;
+    }
     case Relative::trend: {
       // From the middle of the last season to step h: (m - 1) / 2 + h + 1 steps.
       const torch::Tensor steps =

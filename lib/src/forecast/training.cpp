@@ -47,8 +47,14 @@ bool prefers_log(const data::Series& series, int64_t train_steps, int64_t season
   return 2 * multiplicative > series.targets;
 }
 
+int64_t ets_window(int64_t window, int64_t season, int64_t train_steps, int64_t horizon) {
+  const int64_t wanted = std::max<int64_t>(2 * season, 4);
+  return window < wanted && train_steps - wanted - horizon + 1 >= 8 ? wanted : window;
+}
+
 std::vector<Relative> relative_candidates(const std::string& name, Mode mode, int64_t season,
-                                          int64_t window) {
+                                          int64_t window, int64_t ets_window) {
+  if (ets_window <= 0) ets_window = window;
   if (name != "auto") return {parse_relative(name)};
   std::vector<Relative> forms{Relative::last};
   if (season > 1 && window >= season) {
@@ -56,6 +62,7 @@ std::vector<Relative> relative_candidates(const std::string& name, Mode mode, in
     forms.push_back(Relative::deseason);
   }
   if (mode != Mode::seq2seq && window >= std::max<int64_t>(2 * season, 2)) forms.push_back(Relative::trend);
+  if (mode != Mode::seq2seq && ets_window >= std::max<int64_t>(2 * season, 4)) forms.push_back(Relative::ets);
   return forms;
 }
 
@@ -78,10 +85,23 @@ void save_base(Forecaster& model, const torch::optim::Optimizer& optimizer, cons
 }
 }  // namespace
 
+void fit_model_to_series(ForecasterImpl& model, const PreparedSeries& series) {
+  model.set_scaler(series.scaler);
+  const ForecasterOptions& o = model.options;
+  if (o.relative() != Relative::ets) return;
+  const auto part = series.scaled.narrow(0, 0, series.split.train).to(torch::kCPU, torch::kDouble);
+  for (int64_t c = 0; c < o.targets(); ++c) {
+    const auto column = part.select(1, c).contiguous();
+    const std::vector<double> y(column.data_ptr<double>(), column.data_ptr<double>() + column.numel());
+    const EtsWindowBase base = ets_window_base(fit_ets_auto(y, o.season(), false), y, o.window(), o.horizon());
+    model.set_ets_base(c, base.weights, base.offsets, base.profile);
+  }
+}
+
 ForecasterRun train_forecaster(const PreparedSeries& series, const TrainSettings& s) {
   torch::manual_seed(s.seed);
   Forecaster model(s.model);
-  model->set_scaler(series.scaler);
+  fit_model_to_series(*model, series);
   model->to(s.device);
   if (s.after_model_built) s.after_model_built();
   WindowTask task(model, series.scaled, series.split, s.batch_size, s.seed, s.device, s.shard);
@@ -135,6 +155,7 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
   for (Relative form : forms) {
     TrainSettings s = settings;
     s.model.relative(form);
+    if (s.window_for) s.model.window(s.window_for(form));
     s.trainer.config = config_for(form);
     if (separate) {
       s.trainer.out_dir = folder(form);
@@ -174,11 +195,12 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
   choice.best_epochs = static_cast<int64_t>(epochs);
   TrainSettings s = settings;
   s.model.relative(choice.chosen);
+  if (s.window_for) s.model.window(s.window_for(choice.chosen));
   s.trainer.config = config_for(choice.chosen);
   const PreparedSeries all = without_validation(raw, series, scaler);
   if (choice.base) {  // nothing to train: the base, rescaled
     Forecaster model(s.model);
-    model->set_scaler(all.scaler);
+    fit_model_to_series(*model, all);
     auto optimizer = train::make_optimizer(model->parameters(), s.optimizer);
     save_base(model, *optimizer, s.trainer, choice.result.best_metric);
     if (write) copy_file_atomically(util::join_path(out, "checkpoints/best.pt"), util::join_path(out, "checkpoints/last.pt"));

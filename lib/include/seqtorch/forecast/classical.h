@@ -46,14 +46,45 @@ struct EtsModel {
 EtsModel fit_ets(const std::vector<double>& y, const EtsSpec& spec);
 /// The candidates for season m, each fitted, the smallest AICc returned: without a season
 /// (m = 1, or data shorter than 2 seasons) ANN, AAN, AAdN; with one also ANA, AAdA, and where
-/// y > 0, ANM, AAdM.
-EtsModel fit_ets_auto(const std::vector<double>& y, int64_t season);
+/// y > 0 and `multiplicative`, ANM, AAdM.
+EtsModel fit_ets_auto(const std::vector<double>& y, int64_t season, bool multiplicative = true);
 /// One-step predictions of y[t] for t = 0 .. n-1 under `model` (its filter run over y).
 std::vector<double> ets_one_step(const EtsModel& model, const std::vector<double>& y);
 /// Forecasts of steps t0 .. t0+H-1 for each origin t0 in `origins` (1 <= t0 <= y.size()),
 /// states run through y[0 .. t0-1]: one vector of H per origin.
 std::vector<std::vector<double>> ets_forecast(const EtsModel& model, const std::vector<double>& y,
                                               const std::vector<int64_t>& origins, int64_t horizon);
+
+/// ETS as a function of a window alone: the forecaster's `ets` form. The states run through a
+/// window of N values with `model`'s smoothing parameters, started from
+///   seasonal states  the model's latest seasonal profile (its states after `y`, the data it was
+///                    fitted on, centred to mean 0), rotated by r phases: the window's step j
+///                    takes phase (r + j) mod m of that profile
+///   level            the mean of the window's first block less the profile (the block: a season,
+///                    or N / 4 steps without a season), carried back to before the window along
+///                    the trend
+///   trend            (trend models) the drift between the means of the first two blocks
+/// and the H forecasts after it. Without the window's position in the series the rotation is
+/// not known; the forecaster takes the one whose profile best matches the window's own (the
+/// profile is what carries the long history: with gamma near 0 a few seasons of the window
+/// cannot estimate it). Long enough windows forecast as the full-history filter does.
+/// The forecasts are affine in the window: forecast_r = weights_r . window + offsets_r.
+/// Additive (or no) season only: the forecaster's scaled, possibly logarithmic, values.
+struct EtsWindowBase {
+  int64_t rotations = 1, horizon = 1, window = 1;
+  std::vector<double> weights;  // [rotations][horizon][window]
+  std::vector<double> offsets;  // [rotations][horizon]
+  std::vector<double> profile;  // [rotations]: phase 0 is the step after y (zeros without a season)
+};
+/// rotations: the model's season m (all alike when ETS chose no season).
+/// Throws for a multiplicative season, a window shorter than 2 seasons (4 steps without one).
+EtsWindowBase ets_window_base(const EtsModel& model, const std::vector<double>& y, int64_t window,
+                              int64_t horizon);
+/// The forecasts of that window filter for rotation r, run directly (the reference of the
+/// affine form).
+std::vector<double> ets_window_forecast(const EtsModel& model, const std::vector<double>& profile,
+                                        const std::vector<double>& window, int64_t rotation,
+                                        int64_t horizon);
 
 struct ThetaModel {
   int64_t season = 1;

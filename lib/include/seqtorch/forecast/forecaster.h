@@ -12,6 +12,8 @@
 #include <seqtorch/data/series.h>
 #include <seqtorch/nn/sequence_shapes.h>
 
+#include <vector>
+
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 #include <torch/arg.h>
@@ -44,9 +46,15 @@ Loss parse_loss(const std::string& name);
 ///             decomposition forecast (seasonal profile + linear trend) of the window; with
 ///             m = 1 the window's average slope from its last value (the drift method). Not with
 ///             seq2seq.
-enum class Relative { none, last, season, deseason, trend };
+///   ets       exponential smoothing run over the last L steps (forecast::ets_window_base: an
+///             additive ETS fitted to the training part of each target, its seasonal profile
+///             kept in the model and aligned to the window by the best match), the hybrid of
+///             ES-RNN (Smyl 2020): the network learns the correction to ETS's forecast. The
+///             weights come from set_ets_base (train_forecaster fits them); window >= 2 m
+///             (>= 4 without a season). Not with seq2seq.
+enum class Relative { none, last, season, deseason, trend, ets };
 std::string to_string(Relative r);
-/// none | last | season | deseason | trend (apps add `auto`: the best of the candidates on
+/// none | last | season | deseason | trend | ets (apps add `auto`: the best of the candidates on
 /// validation).
 Relative parse_relative(const std::string& name);
 
@@ -114,6 +122,12 @@ class ForecasterImpl : public torch::nn::Module {
   /// Window in original units [B, L, C+K] -> forecast in original units (variance in units^2).
   Forecast forward(const torch::Tensor& window);
 
+  /// The ets form's base for target channel `target`, from forecast::ets_window_base (its
+  /// rotations, horizon and window those of the model's season, horizon and window), in the
+  /// units the model learns (scaled, and logarithms with `log`).
+  void set_ets_base(int64_t target, const std::vector<double>& weights, const std::vector<double>& offsets,
+                    const std::vector<double>& profile);
+
   /// Zeroes the networks' output layers: the model then forecasts its base exactly (as it
   /// does when built, in modes seq2vec and seq2seq).
   void zero_heads();
@@ -127,6 +141,10 @@ class ForecasterImpl : public torch::nn::Module {
   std::vector<nn::ManyToOne> vec;           // seq2vec
   std::vector<nn::EncoderDecoder> encdec;   // encdec
   torch::Tensor scaler_shift, scaler_scale;
+  /// The ets form's base (registered with that form only): ets_weights [C, R, H, L],
+  /// ets_offsets [C, R, H], ets_profiles [C, R, m] (row r: the profile rotated by r, for the
+  /// match), R = m rotations (1 without a season).
+  torch::Tensor ets_weights, ets_offsets, ets_profiles;
 
  private:
   // Channels one network forecasts: C, or 1 for a global model.
@@ -137,6 +155,8 @@ class ForecasterImpl : public torch::nn::Module {
   // Head output [.., c or 2c] -> mean (and variance).
   Forecast split_head(const torch::Tensor& out) const;
   torch::Tensor step_loss(const Forecast& f, const torch::Tensor& y) const;
+  // The ets form's base of the last L steps w [B, L, C]: [B, H, C].
+  torch::Tensor ets_base(const torch::Tensor& w) const;
   // The window made relative: {network input [B, L', C+K], base [B, H, C]}.
   std::pair<torch::Tensor, torch::Tensor> to_relative(const torch::Tensor& x) const;
   // Forecast of member k from a relative window (no base added back); folds and unfolds.

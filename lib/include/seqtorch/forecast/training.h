@@ -37,9 +37,23 @@ bool prefers_log(const data::Series& series, int64_t train_steps, int64_t season
 
 /// The forms `--relative NAME` trains: the one named, or for "auto" every one that fits: last,
 /// then (with a season m > 1 and a window >= m) season unless the mode is seq2seq, and deseason,
-/// then trend (window >= 2 m, or 2 without a season; not seq2seq).
+/// then trend (window >= 2 m, or 2 without a season; not seq2seq), then ets (window >= 2 m and
+/// >= 4; not seq2seq).
+/// ets_window: the window the ets form would read (ets_window below; 0: `window`).
 std::vector<Relative> relative_candidates(const std::string& name, Mode mode, int64_t season,
-                                          int64_t window);
+                                          int64_t window, int64_t ets_window = 0);
+
+/// The window of the ets form when the window came from the length defaults: two seasons (and
+/// at least 4 steps) where the window is shorter and the training part of `train_steps` still
+/// holds 8 training windows of that length; else `window`. (The short series' rule may give a
+/// window of one season, too short for the window filter's trend; the network's other forms
+/// keep theirs.)
+int64_t ets_window(int64_t window, int64_t season, int64_t train_steps, int64_t horizon);
+
+/// Gives a new model what it learns from the series' training part: the scaler, and for the ets
+/// form the ETS base (forecast::ets_window_base of the additive ETS that AICc picks for each
+/// target's scaled training values).
+void fit_model_to_series(ForecasterImpl& model, const PreparedSeries& series);
 
 /// One training run of a forecaster on a prepared series.
 struct TrainSettings {
@@ -54,6 +68,8 @@ struct TrainSettings {
   std::function<train::ScheduleOptions(int64_t total_steps)> schedule;
   /// out_dir, config, resume, parallel, ...
   train::TrainerOptions trainer;
+  /// The window of each form's model (empty: model.window() for every form).
+  std::function<int64_t(Relative)> window_for;
   /// Called once the model is built and on its device (e.g. to give data-parallel ranks their
   /// own random streams).
   std::function<void()> after_model_built;
