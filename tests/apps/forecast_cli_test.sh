@@ -35,6 +35,7 @@ expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
 expect 1 "relative season: needs a season m > 1 (--season)" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --relative season "${common[@]}"
+expect 1 "relative ets: the window (24) must cover two seasons and 4 steps (48)" -- "$bin" train --relative ets --season 24 --window 24 --epochs 1
 expect 1 "bogus.pt: not a seqtorch checkpoint" -- "$bin" predict --checkpoint "$tmp/bogus.pt" --output "$tmp/p.csv"
 [ -e "$tmp/p.csv" ] && { echo "FAIL: predict left $tmp/p.csv behind"; failures=$((failures + 1)); }
 

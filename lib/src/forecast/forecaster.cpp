@@ -63,7 +63,8 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
   TORCH_CHECK(o.relative() != Relative::trend || o.window() >= std::max<int64_t>(2, o.season()),
               "relative trend: the window (", o.window(), ") must cover a season and two steps");
   TORCH_CHECK(o.relative() != Relative::ets || o.window() >= std::max<int64_t>(2 * o.season(), 4),
-              "relative ets: the window (", o.window(), ") must cover two seasons and 4 steps");
+              "relative ets: the window (", o.window(), ") must cover two seasons and 4 steps (",
+              std::max<int64_t>(2 * o.season(), 4), ")");
   TORCH_CHECK(o.ensemble() >= 1, "ensemble: expected >= 1, got ", o.ensemble());
   TORCH_CHECK(!o.global() || o.covariates() == 0,
               "a global model (one network for every target series) takes no covariates; "
