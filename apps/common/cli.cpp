@@ -253,7 +253,14 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], const s
   } else if (parsed.values.count("resume")) {
     const auto dir = parsed.values["resume"].as<std::string>();
     const std::string last = util::join_path(dir, "checkpoints/last.pt");
-    if (!util::path_exists(last))
+    // A run that trains candidates (seqtorch-forecast --relative auto) saves in
+    // DIR/candidates/<name>/ until one is chosen.
+    bool saved = util::path_exists(last);
+    const std::string candidates = util::join_path(dir, "candidates");
+    if (!saved && util::is_directory(candidates))
+      for (const auto& name : util::list_directory(candidates))
+        saved = saved || util::path_exists(util::join_path(candidates, name + "/checkpoints/last.pt"));
+    if (!saved)
       throw UsageError("--resume: " + last +
                        " does not exist (not a run folder, or the run saved nothing yet)");
     if (util::path_exists(util::join_path(dir, "config.ini"))) config_file = util::join_path(dir, "config.ini");

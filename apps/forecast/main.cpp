@@ -181,16 +181,15 @@ int run(int argc, char** argv) {
   if (parsed.command == "train") {
     const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto series = st::forecast::load_series(f.series());
-    const bool window_given = parsed.values.count("window") && !parsed.values["window"].defaulted();
     f.fill_length_defaults(series, parsed.values);
     // The model learns on the logarithms with --transform log (its forward takes original units).
     const auto learned = f.transform == "log" ? st::forecast::log_targets(series) : series;
     const auto prep = st::forecast::prepare_series(learned, f.val_fraction, f.test_fraction,
                                                    st::data::parse_scaler_kind(f.scaler), f.window, f.horizon);
     const int64_t covariates = series.values.size(1) - series.targets;
-    // The ets form reads two seasons where the length rule chose a shorter window.
+    // The ets form reads two seasons where the window is shorter (and the data allows).
     const int64_t window = f.window;
-    const int64_t ets_window = window_given ? window : st::forecast::ets_window(window, f.season, prep.split.train, f.horizon);
+    const int64_t ets_window = st::forecast::ets_window(window, f.season, prep.split.train, f.horizon);
     auto window_for = [&](st::forecast::Relative form) { return form == st::forecast::Relative::ets ? ets_window : window; };
     const auto forms = st::forecast::relative_candidates(f.relative, st::forecast::parse_mode(f.mode), f.season, window, ets_window);
     st::forecast::TrainSettings settings;
@@ -209,16 +208,26 @@ int run(int argc, char** argv) {
     settings.trainer = trainer_options(f.c, "forecast", "");
     settings.trainer.parallel = procs.parallel();
     settings.after_model_built = [&] { procs.seed_streams(f.c.seed); };
-    // Each form's run records its own form; config.ini ends with the chosen one.
+    // While the candidates train, config.ini records what was asked (so that --resume trains
+    // them all again, each resumed in its folder) and each candidate's checkpoint its own form
+    // and window; once one is chosen, config.ini records it.
+    auto set_form = [&](const std::string& form, int64_t L) {
+      parsed.values.at("relative").value() = boost::any(form);
+      parsed.values.at("window").value() = boost::any(L);
+    };
     auto config_for = [&](st::forecast::Relative form) {
-      parsed.values.at("relative").value() = boost::any(st::forecast::to_string(form));
-      parsed.values.at("window").value() = boost::any(window_for(form));
-      return procs.write_run_config(out, parsed.values);
+      set_form(asked, window);
+      procs.write_run_config(out, parsed.values);
+      set_form(st::forecast::to_string(form), window_for(form));
+      return effective_config(parsed.values);
     };
     st::util::install_stop_handlers();
     const auto scaler = st::data::parse_scaler_kind(f.scaler);
     const auto choice = st::forecast::train_candidates(learned, prep, scaler, settings, forms, config_for, f.refit, procs.first());
-    config_for(choice.chosen);
+    if (!choice.result.signal && !choice.refit.signal) {
+      set_form(st::forecast::to_string(choice.chosen), window_for(choice.chosen));
+      procs.write_run_config(out, parsed.values);
+    }
     const auto& result = choice.result;
     if (result.signal) return train_exit_code(result);
     if (choice.refit.signal || !procs.first()) return train_exit_code(choice.refit);

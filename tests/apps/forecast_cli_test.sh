@@ -35,7 +35,6 @@ expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
 expect 1 "relative season: needs a season m > 1 (--season)" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --relative season "${common[@]}"
-expect 1 "relative ets: the window (24) must cover two seasons and 4 steps (48)" -- "$bin" train --relative ets --season 24 --window 24 --epochs 1
 expect 1 "bogus.pt: not a seqtorch checkpoint" -- "$bin" predict --checkpoint "$tmp/bogus.pt" --output "$tmp/p.csv"
 [ -e "$tmp/p.csv" ] && { echo "FAIL: predict left $tmp/p.csv behind"; failures=$((failures + 1)); }
 
@@ -136,6 +135,31 @@ if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
   else
     echo "FAIL: check_export.py forecast (trend, log, gaussian ensemble):"; cat "$tmp/check1.log"; failures=$((failures + 1))
   fi
+fi
+# kill -9 while `--relative auto` trains its candidates (two of them finished, early stopped,
+# the third started), then --resume: config.ini still asks for auto, every candidate resumes in
+# its folder, and the final JSON equals the uninterrupted run's.
+wk=(--data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --quiet --epochs 60 --patience 3 --hidden-size 4)
+"$bin" train "${wk[@]}" --out "$tmp/whole" > "$tmp/whole.json" 2> /dev/null
+killed=
+for attempt in 1 2 3; do
+  rm -rf "$tmp/cut"
+  "$bin" train "${wk[@]}" --out "$tmp/cut" > /dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 1000); do
+    [ -e "$tmp/cut/candidates/deseason/checkpoints/last.pt" ] && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.01
+  done
+  if kill -9 "$pid" 2> /dev/null; then killed=yes; wait "$pid" 2> /dev/null; break; fi
+  wait "$pid" 2> /dev/null  # it ended before the kill: again
+done
+if [ -n "$killed" ] && grep -q '^relative = auto$' "$tmp/cut/config.ini" &&
+   "$bin" train --resume "$tmp/cut" > "$tmp/cut.json" 2> /dev/null && cmp -s "$tmp/whole.json" "$tmp/cut.json"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: kill -9 of --relative auto, then --resume (killed: ${killed:-no})"; cat "$tmp/whole.json" "$tmp/cut.json" "$tmp/cut/config.ini"
+  failures=$((failures + 1))
 fi
 # Reading commands keep the model's season: --season on evaluate moves the baselines only.
 if [ -f "$tmp/weekly/checkpoints/best.pt" ] &&

@@ -191,6 +191,17 @@ TEST(Trainer, EarlyStoppingKeepsBestCheckpoint) {
   EXPECT_EQ(best.epoch, 2);  // saved at the evaluation after the 2nd epoch
   EXPECT_EQ(best.best_metric, 2.0);
   EXPECT_EQ(read_checkpoint_info(dir.file("checkpoints/last.pt")).epoch, 5);
+  // Resumed (as after a kill that came once the run had ended): nothing more is trained.
+  SumTask again(1);
+  again.fixed_metrics = {0.5};
+  auto opt2 = make_optimizer(again.params(), adam());
+  o.resume = true;
+  auto resumed = train(again, *opt2, sched, o);
+  EXPECT_TRUE(resumed.stopped_early);
+  EXPECT_EQ(resumed.epochs, 5);
+  EXPECT_EQ(resumed.steps, r.steps);
+  EXPECT_EQ(resumed.best_metric, 2.0);
+  EXPECT_EQ(again.calls, 0);
 }
 
 TEST(Trainer, StopAtEndsTheRunAtTheFirstEvaluationThatReachesIt) {

@@ -299,7 +299,10 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
 
   model.train();
   int64_t last_eval_step = step;
-  bool stop = false;
+  // A run that had stopped early (its patience spent at its last evaluation) stays stopped when
+  // resumed: resuming a finished run trains nothing more.
+  bool stop = o.resume && o.patience > 0 && info.evals_without_gain >= o.patience;
+  result.stopped_early = stop;
   int agreed_signal = 0;
   bool agreed_out_of_time = false;
   int64_t epoch = info.epoch;

@@ -43,11 +43,10 @@ bool prefers_log(const data::Series& series, int64_t train_steps, int64_t season
 std::vector<Relative> relative_candidates(const std::string& name, Mode mode, int64_t season,
                                           int64_t window, int64_t ets_window = 0);
 
-/// The window of the ets form when the window came from the length defaults: two seasons (and
-/// at least 4 steps) where the window is shorter and the training part of `train_steps` still
-/// holds 8 training windows of that length; else `window`. (The short series' rule may give a
-/// window of one season, too short for the window filter's trend; the network's other forms
-/// keep theirs.)
+/// The window of the ets form: two seasons (and at least 4 steps) where `window` is shorter and
+/// the training part of `train_steps` still holds 8 training windows of that length; else
+/// `window`. (The short series' length rule may give a window of one season, too short for the
+/// window filter's trend; the other forms keep theirs.)
 int64_t ets_window(int64_t window, int64_t season, int64_t train_steps, int64_t horizon);
 
 /// Gives a new model what it learns from the series' training part: the scaler, and for the ets
