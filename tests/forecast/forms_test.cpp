@@ -119,6 +119,7 @@ TEST(ForecastForms, TheEtsBaseIsTheWindowFilterAtTheRotationThatMatchesTheWindow
   const auto longer = torch::cat({torch::full({8, 3, 1}, 100.0), batch}, 1);
   EXPECT_TRUE(test::all_close(m->forward(longer).mean.view({8, 5}), torch::tensor(expected).view({8, 5}), 1e-4, "longer"));
   EXPECT_TRUE(test::throws_with([&] { m->forward(batch.narrow(1, 0, 7)); }, {"relative ets reads the last 8 steps", "has 7"}));
+  EXPECT_TRUE(test::throws_with([&] { m->forward(batch.narrow(1, 0, 3)); }, {"relative ets reads the last 8 steps", "has 3"}));
 }
 
 TEST(ForecastForms, TheEtsBaseIsFittedToEachTargetsTrainingPart) {

@@ -213,7 +213,7 @@ std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch:
   torch::Tensor x = x_in;
   // Negative starts and sizes fixed by the options, never by L: the traced export keeps them.
   torch::Tensor profile;  // deseason: [B, m, C], phase j = position L - m + j (mod m)
-  if (form == Relative::season || form == Relative::deseason || form == Relative::trend || form == Relative::ets)
+  if (form == Relative::season || form == Relative::deseason || form == Relative::trend)
     TORCH_CHECK(x.size(1) >= m, "forecast: relative ", to_string(form), " needs a window of at least one season (",
                 m, " steps), got ", x.size(1));
   torch::Tensor drift;  // trend: per step [B, 1, C]
