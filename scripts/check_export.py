@@ -98,11 +98,11 @@ def check_forecast(args):
         if out.shape != (3, H, C) or (out[0] - m(window)).abs().max().item() > 1e-5:
             return fail("batched forward disagrees with single-window forward")
         # The shortest window the model's form reads (relative season: one season; deseason and
-        # trend: the whole seasons of the trained window; ets: the trained window), and a longer
-        # one.
+        # trend: the whole seasons of the trained window; ets and a combination of forms: the
+        # trained window), and a longer one.
         form, season = str(m.relative), int(m.season)
         shortest = {"season": season, "deseason": (L // season) * season,
-                    "trend": (L // season) * season, "ets": L}.get(form, 1)
+                    "trend": (L // season) * season, "ets": L}.get(form, L if "," in form else 1)
         short_len = max(L // 2, shortest)
         short = m(window[-short_len:])
         if short.shape != (H, C):

@@ -10,6 +10,7 @@
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
+#include <seqtorch/util/messages.h>
 #include <seqtorch/util/spec_text.h>
 #include <seqtorch/util/stop_signal.h>
 
@@ -17,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <iostream>
+#include <sstream>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -29,9 +31,9 @@ struct ForecastCli {
   CommonOptions c;
   std::string data, target, covariates, time_column, fill = "none", scaler = "standard";
   std::string mode = "seq2vec", loss = "mse", checkpoint, output;
-  std::string relative = "auto", multi_series = "global", transform = "auto";
+  std::string relative = "auto", combine = "best", multi_series = "global", transform = "auto";
   double val_fraction = 0.1, test_fraction = 0.2, teacher_forcing = 0.5;
-  int64_t window = 48, horizon = 24, season = 1, ensemble = 1;
+  int64_t window = 48, horizon = 24, season = 1, ensemble = 1, ets_window = 0;
   int64_t model_season = 0;  // the model's season when it differs from --season (reading commands)
   bool refit = false;
 
@@ -57,7 +59,9 @@ struct ForecastCli {
         ("loss", po::value(&loss)->default_value(loss)->notifier(one_of("loss", {"mse", "mae", "gaussian"})), "mse | mae | gaussian (adds intervals)")
         ("scaler", po::value(&scaler)->default_value(scaler)->notifier(one_of("scaler", {"standard", "minmax", "none"})), "standard | minmax | none (fitted on the training part)")
         ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing))->notifier(within("teacher-forcing", 0, 1)), "encdec: share of true inputs in training")
-        ("relative", po::value(&relative)->default_value(relative)->notifier(one_of("relative", {"auto", "none", "last", "season", "deseason", "trend", "ets"})), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | ets (exponential smoothing fitted to the training part, run over the window) | auto (the best on validation)")
+        ("relative", po::value(&relative)->default_value(relative)->notifier(relative_check), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | ets (exponential smoothing fitted to the training part, run over the window) | several, comma-separated, or auto (every form that fits): one model each, then --combine")
+        ("combine", po::value(&combine)->default_value(combine)->notifier(one_of("combine", {"weighted", "best"})), "several forms: weighted (their mean forecast, each weighted by 1 / its validation MSE) | best (the one of lowest validation loss)")
+        ("ets-window", po::value(&ets_window)->default_value(ets_window)->notifier(at_least<int64_t>("ets-window", 0)), "steps the ets form reads (0: two seasons where the training part holds 8 such windows, else --window)")
         ("ensemble", po::value(&ensemble)->default_value(ensemble)->notifier(at_least<int64_t>("ensemble", 1)), "members of a seed ensemble (the mean forecast; with --loss gaussian, intervals from their variances and spread)")
         ("transform", po::value(&transform)->default_value(transform)->notifier(one_of("transform", {"auto", "none", "log"})), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
         ("refit", po::value(&refit)->default_value(refit), "after choosing on validation, train the chosen form again on training + validation for the epochs its best model took (the final model)")
@@ -95,14 +99,34 @@ struct ForecastCli {
     if (!data.empty() && target.empty()) throw UsageError("--target: required with --data (the column(s) to forecast)");
     return s;
   }
-  // The model of these options (`relative` and `transform` name one choice, not auto).
+  // --relative: auto, a form, or several forms, each once.
+  static void relative_check(const std::string& v) {
+    const std::vector<std::string> forms{"none", "last", "season", "deseason", "trend", "ets"};
+    if (v.find(',') == std::string::npos) {
+      std::vector<std::string> choices{"auto"};
+      choices.insert(choices.end(), forms.begin(), forms.end());
+      return one_of("relative", choices)(v);
+    }
+    std::vector<std::string> seen;
+    std::istringstream list(v);
+    for (std::string name; std::getline(list, name, ',');) {
+      one_of("relative", forms)(name);
+      if (std::find(seen.begin(), seen.end(), name) != seen.end())
+        throw UsageError("--relative: " + st::util::quoted(name) + " is named twice in " + st::util::quoted(v));
+      seen.push_back(name);
+    }
+    if (v.back() == ',') one_of("relative", forms)("");
+  }
+  // The model of these options (`relative` names one form or a combination, not auto;
+  // `transform` one choice).
   st::forecast::ForecasterOptions model(int64_t targets, int64_t covs) const {
-    return st::forecast::ForecasterOptions(targets, window, horizon)
+    auto o = st::forecast::ForecasterOptions(targets, window, horizon)
         .covariates(covs).mode(st::forecast::parse_mode(mode)).loss(st::forecast::parse_loss(loss))
         .cell(cell_kind(c)).hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout)
         .teacher_forcing(teacher_forcing).season(model_season > 0 ? model_season : season).ensemble(ensemble)
-        .relative(st::forecast::parse_relative(relative)).global(multi_series == "global" && targets > 1)
-        .log(transform == "log");
+        .global(multi_series == "global" && targets > 1).log(transform == "log");
+    if (relative.find(',') == std::string::npos) return o.relative(st::forecast::parse_relative(relative));
+    return o.combine(st::forecast::parse_relatives(relative)).ets_window(ets_window);
   }
   // Reading commands: the model's form comes from the checkpoint (`stored`, its INI text, which
   // checkpoint_beneath put beneath the command line; these options are not on it). --season
@@ -188,12 +212,15 @@ int run(int argc, char** argv) {
                                                    st::data::parse_scaler_kind(f.scaler), f.window, f.horizon);
     const int64_t covariates = series.values.size(1) - series.targets;
     // The ets form reads two seasons where the window is shorter (and the data allows).
-    const int64_t window = f.window;
-    const int64_t ets_window = st::forecast::ets_window(window, f.season, prep.split.train, f.horizon);
+    const int64_t window = f.window, m2 = std::max<int64_t>(2 * f.season, 4);
+    if (f.ets_window > 0 && f.ets_window < m2)
+      throw UsageError(fmt::format("--ets-window: the ets form reads at least two seasons and 4 steps ({}), got {}", m2, f.ets_window));
+    const int64_t ets_window = f.ets_window > 0 ? f.ets_window : st::forecast::ets_window(window, f.season, prep.split.train, f.horizon);
     auto window_for = [&](st::forecast::Relative form) { return form == st::forecast::Relative::ets ? ets_window : window; };
     const auto forms = st::forecast::relative_candidates(f.relative, st::forecast::parse_mode(f.mode), f.season, window, ets_window);
     st::forecast::TrainSettings settings;
     const std::string asked = f.relative;
+    const int64_t asked_ets_window = f.ets_window;
     f.relative = st::forecast::to_string(forms.front());
     f.window = window_for(forms.front());
     settings.model = f.model(series.targets, covariates);  // checks the options before training
@@ -210,42 +237,55 @@ int run(int argc, char** argv) {
     settings.after_model_built = [&] { procs.seed_streams(f.c.seed); };
     // While the candidates train, config.ini records what was asked (so that --resume trains
     // them all again, each resumed in its folder) and each candidate's checkpoint its own form
-    // and window; once one is chosen, config.ini records it.
-    auto set_form = [&](const std::string& form, int64_t L) {
+    // and window; once the final model is made, config.ini records its forms.
+    auto set_form = [&](const std::string& form, int64_t L, int64_t ets_L) {
       parsed.values.at("relative").value() = boost::any(form);
       parsed.values.at("window").value() = boost::any(L);
+      parsed.values.at("ets-window").value() = boost::any(ets_L);
     };
-    auto config_for = [&](st::forecast::Relative form) {
-      set_form(asked, window);
+    auto set_forms = [&](const std::vector<st::forecast::Relative>& chosen) {
+      f.relative = st::forecast::form_name(st::forecast::ForecasterOptions(1, 1, 1).combine(chosen));
+      f.window = chosen.size() == 1 ? window_for(chosen.front()) : window;
+      f.ets_window = ets_window;
+      set_form(f.relative, f.window, f.ets_window);
+    };
+    auto config_for = [&](const std::vector<st::forecast::Relative>& chosen) {
+      set_form(asked, window, asked_ets_window);
       procs.write_run_config(out, parsed.values);
-      set_form(st::forecast::to_string(form), window_for(form));
+      set_forms(chosen);
       return effective_config(parsed.values);
     };
     st::util::install_stop_handlers();
     const auto scaler = st::data::parse_scaler_kind(f.scaler);
-    const auto choice = st::forecast::train_candidates(learned, prep, scaler, settings, forms, config_for, f.refit, procs.first());
+    const auto choice = st::forecast::train_candidates(learned, prep, scaler, settings, forms, config_for, f.refit,
+                                                       procs.first(), f.combine == "weighted");
     if (!choice.result.signal && !choice.refit.signal) {
-      set_form(st::forecast::to_string(choice.chosen), window_for(choice.chosen));
+      set_forms(choice.forms);
       procs.write_run_config(out, parsed.values);
     }
     const auto& result = choice.result;
     if (result.signal) return train_exit_code(result);
     if (choice.refit.signal || !procs.first()) return train_exit_code(choice.refit);
-    f.relative = st::forecast::to_string(choice.chosen);
-    f.window = window_for(choice.chosen);
+    set_forms(choice.forms);
     st::forecast::Forecaster model(f.model(series.targets, covariates));
     st::train::load_checkpoint(st::util::join_path(out, "checkpoints/best.pt"), "forecast", *model, nullptr, false);
     model->to(device);
     auto metrics = test_metrics(st::forecast::backtest(model, series.values, prep.split.train + prep.split.val, f.season, device),
                                 series.names);
-    metrics["val_loss"] = result.best_metric;
+    const bool combined = choice.forms.size() > 1;
+    metrics["val_loss"] = combined ? choice.combined_val_loss : result.best_metric;
     for (const auto& [form, loss] : choice.val_losses)
       if (choice.val_losses.size() > 1) metrics["val_loss_" + form] = loss;
+    for (const auto& [form, weight] : choice.weights) metrics["weight_" + form] = weight;
+    for (const auto& [form, base] : choice.kept_base)
+      if (combined) metrics["kept_base_" + form] = base ? 1.0 : 0.0;
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
     metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
-    if (f.refit) metrics["refit_epochs"] = static_cast<double>(choice.best_epochs);
-    metrics["kept_base"] = choice.base ? 1.0 : 0.0;  // the untrained base beat every trained model
+    if (f.refit && !combined) metrics["refit_epochs"] = static_cast<double>(choice.best_epochs);
+    for (const auto& [form, epochs] : choice.refit_epochs)
+      if (combined) metrics["refit_epochs_" + form] = static_cast<double>(epochs);
+    if (!combined) metrics["kept_base"] = choice.base ? 1.0 : 0.0;  // the untrained base beat every trained model
     report_metrics(out, metrics, {{"mode", f.mode}, {"relative", f.relative + (asked == "auto" ? " (auto)" : "")}, {"transform", f.transform}});
     return 0;
   }
@@ -274,10 +314,10 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (parsed.command == "predict") {
-    const int64_t N = series.values.size(0);
-    if (N < f.window) throw std::runtime_error(fmt::format("predict: the data has {} steps, fewer than the window {}", N, f.window));
+    const int64_t N = series.values.size(0), L = model->input_window();
+    if (N < L) throw std::runtime_error(fmt::format("predict: the data has {} steps, fewer than the window {}", N, L));
     torch::NoGradGuard no_grad;
-    auto fc = model->forward(series.values.narrow(0, N - f.window, f.window).unsqueeze(0).to(device, torch::kFloat));
+    auto fc = model->forward(series.values.narrow(0, N - L, L).unsqueeze(0).to(device, torch::kFloat));
     const std::string csv = st::forecast::forecast_csv(series, fc.mean[0], fc.variance.defined() ? fc.variance[0] : torch::Tensor());
     if (f.output.empty()) std::cout << csv;
     else st::util::write_file_atomically(f.output, csv);

@@ -31,6 +31,9 @@ expect 2 "unknown option --hiden-size for 'seqtorch-forecast train'; did you mea
 expect 2 "the argument ('ten') for option '--epochs' is invalid" -- "$bin" train --epochs ten
 expect 2 "--target: required with --data" -- "$bin" train --data "$tmp/good.csv" "${common[@]}"
 expect 2 "--relative: expected auto, none, last, season, deseason, trend or ets, got 'seasonal'" -- "$bin" train --relative seasonal
+expect 2 "--relative: 'ets' is named twice in 'ets,last,ets'" -- "$bin" train --relative ets,last,ets
+expect 2 "--relative: expected none, last, season, deseason, trend or ets, got 'auto'" -- "$bin" train --relative season,auto
+expect 2 "--combine: expected weighted or best, got 'mean'" -- "$bin" train --combine mean
 expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
@@ -136,10 +139,27 @@ if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
     echo "FAIL: check_export.py forecast (trend, log, gaussian ensemble):"; cat "$tmp/check1.log"; failures=$((failures + 1))
   fi
 fi
+# Forms combined (weighted by validation): the config names them, the JSON gives each weight,
+# evaluate reads it back, and the export (a gaussian log ensemble) matches predict in Python.
+if "$bin" train --data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --out "$tmp/comb" --quiet --epochs 2 \
+     --hidden-size 4 --relative season,trend,ets --combine weighted --transform log --loss gaussian --ensemble 2 \
+     > "$tmp/comb.json" && grep -q '^relative = season,trend,ets$' "$tmp/comb/config.ini" &&
+   grep -q '^ets-window = 28$' "$tmp/comb/config.ini" && grep -q '"weight_ets":' "$tmp/comb.json" &&
+   "$bin" evaluate --out "$tmp/comb" > "$tmp/comb_eval.txt" &&
+   grep -qF "$(grep -o '"mase":[0-9.]*' "$tmp/comb.json")" "$tmp/comb_eval.txt" &&
+   { [ -z "$check_export" ] || ! "$python" -c "import torch" 2>/dev/null ||
+     "$python" "$check_export" forecast --bin "$bin" --checkpoint "$tmp/comb/checkpoints/best.pt" \
+       --workdir "$tmp/check2" > "$tmp/check2.log" 2>&1; }; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: a weighted combination of forms"; cat "$tmp/comb.json" "$tmp/comb/config.ini" "$tmp/check2.log"; failures=$((failures + 1))
+fi
 # kill -9 while `--relative auto` trains its candidates (two of them finished, early stopped,
 # the third started), then --resume: config.ini still asks for auto, every candidate resumes in
-# its folder, and the final JSON equals the uninterrupted run's.
-wk=(--data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --quiet --epochs 60 --patience 3 --hidden-size 4)
+# its folder, and the final JSON equals the uninterrupted run's; the same for a weighted
+# combination (its weights come from the candidates' files).
+for combine in best weighted; do
+wk=(--data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --quiet --epochs 60 --patience 3 --hidden-size 4 --combine "$combine")
 "$bin" train "${wk[@]}" --out "$tmp/whole" > "$tmp/whole.json" 2> /dev/null
 killed=
 for attempt in 1 2 3; do
@@ -158,9 +178,11 @@ if [ -n "$killed" ] && grep -q '^relative = auto$' "$tmp/cut/config.ini" &&
    "$bin" train --resume "$tmp/cut" > "$tmp/cut.json" 2> /dev/null && cmp -s "$tmp/whole.json" "$tmp/cut.json"; then
   passed=$((passed + 1))
 else
-  echo "FAIL: kill -9 of --relative auto, then --resume (killed: ${killed:-no})"; cat "$tmp/whole.json" "$tmp/cut.json" "$tmp/cut/config.ini"
+  echo "FAIL: kill -9 of --relative auto --combine $combine, then --resume (killed: ${killed:-no})"; cat "$tmp/whole.json" "$tmp/cut.json" "$tmp/cut/config.ini"
   failures=$((failures + 1))
 fi
+rm -rf "$tmp/whole" "$tmp/cut"
+done
 # Reading commands keep the model's season: --season on evaluate moves the baselines only.
 if [ -f "$tmp/weekly/checkpoints/best.pt" ] &&
    "$bin" evaluate --out "$tmp/weekly" --quiet > "$tmp/e7.txt" && "$bin" evaluate --out "$tmp/weekly" --season 1 --quiet > "$tmp/e1.txt" &&

@@ -105,6 +105,48 @@ TEST(ForecastExport, FormsEnsemblesLogAndGlobalModels) {
   }
 }
 
+// A combination of forms exports as one archive: each part reads its own last steps.
+TEST(ForecastExport, ACombinationOfForms) {
+  test::TempDir dir;
+  using forecast::Relative;
+  for (bool global : {false, true}) {
+    SCOPED_TRACE(global ? "global" : "joint");
+    torch::manual_seed(8);
+    Forecaster m(ForecasterOptions(2, 8, 5).combine({Relative::season, Relative::trend, Relative::ets}).ets_window(12)
+                     .season(4).ensemble(2).global(global).log(true).hidden_size(6)
+                     .loss(global ? forecast::Loss::gaussian : forecast::Loss::mse));
+    data::Scaler scaler;
+    scaler.shift = torch::tensor({2.0, 1.0});
+    scaler.scale = torch::tensor({0.5, 0.3});
+    m->set_scaler(scaler);
+    for (int64_t c = 0; c < 2; ++c) {
+      const auto t = torch::randn({4 * 5 * 12 + 4 * 5 + 4}, torch::kDouble) * 0.2;
+      const std::vector<double> v(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+      m->set_ets_base(c, {v.begin(), v.begin() + 240}, {v.begin() + 240, v.begin() + 260}, {v.begin() + 260, v.end()});
+    }
+    m->set_combine_weights({0.2, 0.3, 0.5});
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : m->named_parameters())
+        if (p.key().find("head.") != std::string::npos) p.value().normal_(0, 0.2);
+    }
+    const auto path = dir.file("model.pt");
+    export_forecaster(m, {"a", "b"}, path);
+    auto loaded = load_export(path);
+    EXPECT_EQ(loaded.attr("relative").toStringRef(), "season,trend,ets");
+    EXPECT_EQ(loaded.attr("window").toInt(), 12);
+    InferenceGuard inference;
+    for (int64_t L : {12, 15}) {
+      auto window = torch::rand({3, L, 2}) * 10 + 1;
+      auto expected = m->forward(window);
+      EXPECT_TRUE(test::all_close(loaded.forward({window}).toTensor(), expected.mean, 1e-5, "L=" + std::to_string(L)));
+      if (global) {
+        EXPECT_TRUE(test::all_close(loaded.get_method("variance")({window}).toTensor(), expected.variance, 1e-5, "variance"));
+      }
+    }
+  }
+}
+
 TEST(ForecastExport, NamesMustMatchTheModel) {
   Forecaster m(ForecasterOptions(1, 4, 2));
   EXPECT_TRUE(test::throws_with([&] { script_forecaster(m, {"a", "b"}); }, {"2 column names", "1 columns"}));

@@ -182,6 +182,67 @@ TEST(ForecastForms, AnEnsembleIsTheMixtureOfItsMembers) {
   EXPECT_FALSE(mse->has_variance());
 }
 
+// A combination: the weighted mean of its parts, each reading its own last steps; with the
+// gaussian head a mixture's variance.
+TEST(ForecastForms, ACombinationIsTheWeightedMixtureOfItsParts) {
+  torch::manual_seed(5);
+  const auto opts = ForecasterOptions(1, 8, 3).loss(Loss::gaussian).season(4).hidden_size(4);
+  Forecaster comb(ForecasterOptions(opts).combine({Relative::last, Relative::season, Relative::ets}).ets_window(12));
+  Forecaster a(ForecasterOptions(opts).relative(Relative::last)), b(ForecasterOptions(opts).relative(Relative::season)),
+      c(ForecasterOptions(opts).relative(Relative::ets).window(12));
+  EXPECT_EQ(form_name(comb->options), "last,season,ets");
+  EXPECT_EQ(comb->input_window(), 12);
+  ASSERT_EQ(comb->parts.size(), 3u);
+  EXPECT_EQ(comb->parts[1]->options.window(), 8);
+  EXPECT_EQ(comb->parts[2]->options.window(), 12);
+  const auto ets_values = [](int64_t n) {
+    const auto t = torch::randn({n}, torch::kDouble) * 0.2;
+    return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + n);
+  };
+  const auto w = ets_values(4 * 3 * 12), o = ets_values(4 * 3), p = ets_values(4);
+  comb->set_ets_base(0, w, o, p);
+  c->set_ets_base(0, w, o, p);
+  data::Scaler scaler{torch::tensor({2.0}), torch::tensor({0.5})};
+  randomise_heads(*comb);
+  Forecaster* single[] = {&a, &b, &c};
+  for (size_t k = 0; k < 3; ++k) {
+    (*single[k])->set_scaler(scaler);
+    copy_parameters(*comb->parts[k], **single[k]);
+    (*single[k])->eval();
+  }
+  comb->set_scaler(scaler);
+  comb->set_combine_weights({1, 2, 5});
+  EXPECT_TRUE(test::all_close(comb->combine_weights, torch::tensor({0.125, 0.25, 0.625}), 1e-7, "weights"));
+  comb->eval();
+  const auto x = torch::randn({5, 12, 1}) + 2;
+  torch::NoGradGuard no_grad;
+  const Forecast f = comb->forward(x), fa = a->forward(x.narrow(1, 4, 8)), fb = b->forward(x.narrow(1, 4, 8)),
+                 fc = c->forward(x);
+  const auto mean = 0.125 * fa.mean + 0.25 * fb.mean + 0.625 * fc.mean;
+  EXPECT_TRUE(test::all_close(f.mean, mean, 1e-5, "mean"));
+  const auto variance = 0.125 * (fa.variance + (fa.mean - mean).pow(2)) + 0.25 * (fb.variance + (fb.mean - mean).pow(2)) +
+                        0.625 * (fc.variance + (fc.mean - mean).pow(2));
+  EXPECT_TRUE(test::all_close(f.variance, variance, 1e-4, "variance"));
+  EXPECT_GT((fa.mean - fc.mean).abs().max().item<double>(), 1e-3);  // the parts differ
+  // A window shorter than the ets part's, training as a whole, weights that are no weights.
+  EXPECT_TRUE(test::throws_with([&] { comb->forward(torch::randn({1, 8, 1})); },
+                                {"the combination's ets part reads the last 12 steps; the window has 8"}));
+  EXPECT_TRUE(test::throws_with([&] { comb->loss(x, torch::randn({5, 3, 1})); }, {"not trained as a whole"}));
+  EXPECT_TRUE(test::throws_with([&] { comb->set_combine_weights({1, -1, 1}); }, {"not finite and >= 0"}));
+  EXPECT_TRUE(test::throws_with([&] { comb->set_combine_weights({0, 0, 0}); }, {"every weight is 0"}));
+  EXPECT_TRUE(test::throws_with([&] { comb->set_combine_weights({1, 1}); }, {"2 weights for 3 parts"}));
+  EXPECT_TRUE(test::throws_with([&] { a->set_combine_weights({1}); }, {"not a combination"}));
+  EXPECT_EQ(parse_relatives("season,ets"), (std::vector<Relative>{Relative::season, Relative::ets}));
+  EXPECT_TRUE(test::throws_with([&] { parse_relatives("ets,last,ets"); }, {"'ets' is named twice"}));
+  EXPECT_TRUE(test::throws_with([&] { parse_relatives("last,"); }, {"got ''"}));
+  // Inverse-MSE weights; a perfect form takes them all.
+  const auto cw = combination_weights({1, 2, 4});
+  EXPECT_NEAR(cw[0], 4.0 / 7, 1e-12);
+  EXPECT_NEAR(cw[1], 2.0 / 7, 1e-12);
+  EXPECT_NEAR(cw[2], 1.0 / 7, 1e-12);
+  EXPECT_EQ(combination_weights({0.5, 0, 1}), (std::vector<double>{0, 1, 0}));
+}
+
 TEST(ForecastForms, AGlobalModelForecastsEachSeriesAlone) {
   torch::manual_seed(6);
   for (Mode mode : {Mode::seq2vec, Mode::seq2seq, Mode::encdec}) {
@@ -231,7 +292,8 @@ TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
     SCOPED_TRACE(refit ? "refit" : "no refit");
     settings.trainer.out_dir = dir.file(refit ? "refit" : "plain");
     const auto choice = train_candidates(s, prep, data::ScalerKind::standard, settings, {Relative::season},
-                                         [](Relative) { return std::string("relative = season\n"); }, refit, true);
+                                         [](const std::vector<Relative>&) { return std::string("relative = season\n"); },
+                                         refit, true);
     EXPECT_TRUE(choice.base);
     EXPECT_EQ(choice.chosen, Relative::season);
     EXPECT_NEAR(choice.result.best_metric, 0.0, 1e-10);
@@ -244,6 +306,50 @@ TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
     if (refit) {
       EXPECT_TRUE(util::path_exists(dir.file("refit/candidates/season/checkpoints/best.pt")));
     }
+  }
+}
+
+// --combine weighted: every form is trained, weighted by its best model's validation MSE,
+// refitted, and the final checkpoint holds each refitted form in its part.
+TEST(ForecastTraining, CombinedFormsAreWeightedByValidationAndRefitted) {
+  test::TempDir dir;
+  torch::manual_seed(3);
+  data::Series s;
+  s.names = {"y"};
+  s.targets = 1;
+  s.values = (torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) + torch::randn({100}, torch::kDouble))
+                 .view({100, 1});
+  const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
+  TrainSettings settings;
+  settings.model = ForecasterOptions(1, 8, 4).season(4).hidden_size(4);
+  settings.trainer.epochs = 2;
+  settings.trainer.quiet = true;
+  settings.trainer.app = "forecast";
+  settings.trainer.out_dir = dir.file("run");
+  const std::vector<Relative> forms{Relative::last, Relative::season};
+  const auto choice = train_candidates(s, prep, data::ScalerKind::standard, settings, forms,
+                                       [](const std::vector<Relative>& f) { return "relative = " + form_name(ForecasterOptions(1, 1, 1).combine(f)) + "\n"; },
+                                       true, true, true);
+  EXPECT_EQ(choice.forms, forms);
+  ASSERT_EQ(choice.weights.size(), 2u);
+  const double last = choice.val_mse.at("last"), season = choice.val_mse.at("season");
+  EXPECT_NEAR(choice.weights.at("last"), season / (last + season), 1e-9);
+  EXPECT_NEAR(choice.weights.at("last") + choice.weights.at("season"), 1.0, 1e-12);
+  EXPECT_TRUE(std::isfinite(choice.combined_val_loss));
+  // The combination's validation MSE is at most the parts' weighted MSE (Jensen).
+  EXPECT_LE(choice.combined_val_mse, choice.weights.at("last") * last + choice.weights.at("season") * season + 1e-9);
+  EXPECT_EQ(train::read_checkpoint_info(dir.file("run/checkpoints/best.pt"), "forecast").config, "relative = last,season\n");
+  Forecaster comb(ForecasterOptions(1, 8, 4).season(4).hidden_size(4).combine(forms));
+  train::load_checkpoint(dir.file("run/checkpoints/best.pt"), "forecast", *comb, nullptr, false);
+  EXPECT_NEAR(comb->combine_weights[0].item<double>(), choice.weights.at("last"), 1e-6);
+  for (size_t k = 0; k < forms.size(); ++k) {  // each part is its refitted model
+    Forecaster single(ForecasterOptions(1, 8, 4).season(4).hidden_size(4).relative(forms[k]));
+    train::load_checkpoint(dir.file("run/candidates/" + to_string(forms[k]) + "/refit/checkpoints/best.pt"), "forecast",
+                           *single, nullptr, false);
+    const auto params = comb->parts[k]->named_parameters();
+    for (const auto& q : single->named_parameters())
+      EXPECT_TRUE(torch::equal(params[q.key()], q.value())) << to_string(forms[k]) << " " << q.key();
+    EXPECT_TRUE(torch::equal(comb->parts[k]->scaler_shift, single->scaler_shift));
   }
 }
 

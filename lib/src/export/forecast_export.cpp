@@ -16,19 +16,19 @@ torch::jit::Module script_forecaster(forecast::Forecaster& model,
   const auto param = model->parameters().front();
   // Example: 2 windows of the trained length; the graph stays generic in B and L.
   const torch::Tensor example =
-      torch::randn({2, o.window(), o.targets() + o.covariates()}, param.options()) *
+      torch::randn({2, model->input_window(), o.targets() + o.covariates()}, param.options()) *
           model->scaler_scale + model->scaler_shift;
   add_traced_method(jm, "forecast", {"window"}, {example},
                     [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model->forward(in[0]).mean}; });
   if (model->has_variance())
     add_traced_method(jm, "variance", {"window"}, {example},
                       [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model->forward(in[0]).variance}; });
-  jm.register_attribute("window", c10::IntType::get(), o.window());
+  jm.register_attribute("window", c10::IntType::get(), model->input_window());
   jm.register_attribute("horizon", c10::IntType::get(), o.horizon());
   jm.register_attribute("targets", c10::IntType::get(), o.targets());
   jm.register_attribute("season", c10::IntType::get(), o.season());
   jm.register_attribute("ensemble", c10::IntType::get(), o.ensemble());
-  jm.register_attribute("relative", c10::StringType::get(), forecast::to_string(o.relative()));
+  jm.register_attribute("relative", c10::StringType::get(), forecast::form_name(o));
   c10::List<std::string> list;
   for (const auto& n : names) list.push_back(n);
   jm.register_attribute("names", c10::ListType::ofStrings(), list);

@@ -55,7 +55,7 @@ std::map<std::string, double> errors(const torch::Tensor& f, const torch::Tensor
 
 BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t test_start,
                         int64_t season, torch::Device device) {
-  const int64_t L = model->options.window(), H = model->options.horizon();
+  const int64_t L = model->input_window(), H = model->options.horizon();
   const int64_t C = model->options.targets(), N = values.size(0);
   TORCH_CHECK(test_start >= L, "backtest: the test part starts at step ", test_start,
               ", before a full window of ", L, " steps");

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace seqtorch::forecast {
 
 std::string to_string(Mode m) {
@@ -40,6 +43,27 @@ Relative parse_relative(const std::string& name) {
   TORCH_CHECK(false, "relative: expected none, last, season, deseason, trend or ets, got '", name, "'");
 }
 
+std::string form_name(const ForecasterOptions& o) {
+  if (o.combine().empty()) return to_string(o.relative());
+  std::string names;
+  for (Relative r : o.combine()) names += (names.empty() ? "" : ",") + to_string(r);
+  return names;
+}
+
+std::vector<Relative> parse_relatives(const std::string& names) {
+  std::vector<Relative> forms;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = names.find(',', start);
+    const Relative r = parse_relative(names.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    TORCH_CHECK(std::find(forms.begin(), forms.end(), r) == forms.end(), "relative: '", to_string(r),
+                "' is named twice in '", names, "'");
+    forms.push_back(r);
+    if (comma == std::string::npos) return forms;
+    start = comma + 1;
+  }
+}
+
 ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
   TORCH_CHECK(o.targets() >= 1, "forecaster: targets: expected >= 1, got ", o.targets());
   TORCH_CHECK(o.covariates() >= 0, "forecaster: covariates: expected >= 0, got ", o.covariates());
@@ -51,6 +75,23 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
   TORCH_CHECK(o.teacher_forcing() >= 0 && o.teacher_forcing() <= 1,
               "teacher-forcing: expected in [0, 1], got ", o.teacher_forcing());
   TORCH_CHECK(o.season() >= 1, "season: expected >= 1, got ", o.season());
+  TORCH_CHECK(o.ets_window() >= 0, "ets window: expected >= 0, got ", o.ets_window());
+  const int64_t all = o.targets() + o.covariates();
+  scaler_shift = register_buffer("scaler_shift", torch::zeros({all}));
+  scaler_scale = register_buffer("scaler_scale", torch::ones({all}));
+  if (!o.combine().empty()) {  // the parts check their own options
+    for (Relative form : o.combine()) {
+      TORCH_CHECK(std::count(o.combine().begin(), o.combine().end(), form) == 1, "combination: form ",
+                  to_string(form), " is named twice");
+      ForecasterOptions part = o;
+      part.combine({}).ets_window(0).relative(form);
+      if (form == Relative::ets && o.ets_window() > 0) part.window(o.ets_window());
+      parts.push_back(register_module("part_" + to_string(form), std::make_shared<ForecasterImpl>(part)));
+    }
+    const auto P = static_cast<int64_t>(parts.size());
+    combine_weights = register_buffer("combine_weights", torch::full({P}, 1.0 / static_cast<double>(P)));
+    return;
+  }
   const bool seasonal = o.relative() == Relative::season || o.relative() == Relative::deseason;
   TORCH_CHECK(!seasonal || o.season() > 1, "relative ", to_string(o.relative()),
               ": needs a season m > 1 (--season)");
@@ -88,9 +129,6 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
   // learns far more slowly (measured: worse than seasonal naive after 6 epochs on the built-in
   // series, against better with torch's initialisation).
   if (o.mode() != Mode::encdec) zero_heads();
-  const int64_t all = o.targets() + o.covariates();
-  scaler_shift = register_buffer("scaler_shift", torch::zeros({all}));
-  scaler_scale = register_buffer("scaler_scale", torch::ones({all}));
   if (o.relative() == Relative::ets) {
     const int64_t R = o.season(), H = o.horizon(), L = o.window();
     ets_weights = register_buffer("ets_weights", torch::zeros({o.targets(), R, H, L}));
@@ -101,8 +139,10 @@ ForecasterImpl::ForecasterImpl(const ForecasterOptions& o) : options(o) {
 
 void ForecasterImpl::set_ets_base(int64_t target, const std::vector<double>& weights,
                                   const std::vector<double>& offsets, const std::vector<double>& profile) {
-  TORCH_CHECK(options.relative() == Relative::ets, "set_ets_base: the model's form is ",
-              to_string(options.relative()), ", not ets");
+  for (auto& part : parts)
+    if (part->options.relative() == Relative::ets) return part->set_ets_base(target, weights, offsets, profile);
+  TORCH_CHECK(parts.empty() && options.relative() == Relative::ets, "set_ets_base: the model's form is ",
+              form_name(options), ", not ets");
   TORCH_CHECK(target >= 0 && target < options.targets(), "set_ets_base: target ", target, " of ",
               options.targets());
   const int64_t R = options.season(), H = options.horizon(), L = options.window();
@@ -126,6 +166,28 @@ void ForecasterImpl::set_scaler(const data::Scaler& s) {
   torch::NoGradGuard no_grad;
   scaler_shift.copy_(s.shift);
   scaler_scale.copy_(s.scale);
+  for (auto& part : parts) part->set_scaler(s);
+}
+
+int64_t ForecasterImpl::input_window() const {
+  int64_t L = options.window();
+  for (const auto& part : parts) L = std::max(L, part->options.window());
+  return L;
+}
+
+void ForecasterImpl::set_combine_weights(const std::vector<double>& weights) {
+  TORCH_CHECK(!parts.empty(), "set_combine_weights: the model is not a combination");
+  TORCH_CHECK(weights.size() == parts.size(), "set_combine_weights: ", weights.size(), " weights for ",
+              parts.size(), " parts");
+  double sum = 0;
+  for (double w : weights) {
+    TORCH_CHECK(std::isfinite(w) && w >= 0, "set_combine_weights: weight ", w, " is not finite and >= 0");
+    sum += w;
+  }
+  TORCH_CHECK(sum > 0, "set_combine_weights: every weight is 0");
+  torch::NoGradGuard no_grad;
+  auto w = torch::tensor(weights, torch::kDouble) / sum;
+  combine_weights.copy_(w);
 }
 
 void ForecasterImpl::zero_heads() {
@@ -262,6 +324,24 @@ std::pair<torch::Tensor, torch::Tensor> ForecasterImpl::to_relative(const torch:
 }
 
 Forecast ForecasterImpl::forecast_scaled(const torch::Tensor& x) {
+  if (!parts.empty()) {
+    TORCH_CHECK(x.dim() == 3, "forecast: window rank: expected 3 ([B, L, C+K]), got ", x.dim());
+    std::vector<torch::Tensor> means, vars;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      const int64_t L = parts[k]->options.window();
+      TORCH_CHECK(x.size(1) >= L, "forecast: the combination's ", to_string(options.combine()[k]),
+                  " part reads the last ", L, " steps; the window has ", x.size(1));
+      Forecast f = parts[k]->forecast_scaled(x.narrow(1, -L, L));  // a negative start: the trace keeps it
+      means.push_back(f.mean);
+      if (f.variance.defined()) vars.push_back(f.variance);
+    }
+    const torch::Tensor w = combine_weights.to(x.dtype()).view({-1, 1, 1, 1});
+    const torch::Tensor all = torch::stack(means);  // [P, B, H, C]
+    Forecast f{(w * all).sum(0), {}};
+    // A mixture's variance: the parts' variances and their spread about the mean.
+    if (!vars.empty()) f.variance = (w * (torch::stack(vars) + (all - f.mean).pow(2))).sum(0);
+    return f;
+  }
   auto [rel, base] = to_relative(x);
   Forecast f = forecast_relative(rel);
   f.mean = f.mean + base;
@@ -335,6 +415,8 @@ torch::Tensor ForecasterImpl::member_loss(size_t k, const torch::Tensor& x_in, c
 }
 
 torch::Tensor ForecasterImpl::loss(const torch::Tensor& x_scaled, const torch::Tensor& y_scaled) {
+  TORCH_CHECK(parts.empty(), "forecaster: a combination of forms is not trained as a whole; train each "
+              "form alone and load it into its part");
   auto [x, base] = to_relative(x_scaled);
   const torch::Tensor y = y_scaled - base;
   torch::Tensor total = member_loss(0, x, y);

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace seqtorch::forecast {
@@ -55,7 +56,7 @@ int64_t ets_window(int64_t window, int64_t season, int64_t train_steps, int64_t 
 std::vector<Relative> relative_candidates(const std::string& name, Mode mode, int64_t season,
                                           int64_t window, int64_t ets_window) {
   if (ets_window <= 0) ets_window = window;
-  if (name != "auto") return {parse_relative(name)};
+  if (name != "auto") return parse_relatives(name);
   std::vector<Relative> forms{Relative::last};
   if (season > 1 && window >= season) {
     if (mode != Mode::seq2seq) forms.push_back(Relative::season);
@@ -87,7 +88,9 @@ void save_base(Forecaster& model, const torch::optim::Optimizer& optimizer, cons
 
 void fit_model_to_series(ForecasterImpl& model, const PreparedSeries& series) {
   model.set_scaler(series.scaler);
+  for (auto& part : model.parts) fit_model_to_series(*part, series);
   const ForecasterOptions& o = model.options;
+  if (!model.parts.empty()) return;
   if (o.relative() != Relative::ets) return;
   const auto part = series.scaled.narrow(0, 0, series.split.train).to(torch::kCPU, torch::kDouble);
   for (int64_t c = 0; c < o.targets(); ++c) {
@@ -136,13 +139,68 @@ namespace {
 void copy_file_atomically(const std::string& from, const std::string& to) {
   if (util::path_exists(from)) util::write_file_atomically(to, util::read_file(from));
 }
+
+int64_t window_of(const TrainSettings& s, Relative form) {
+  return s.window_for ? s.window_for(form) : s.model.window();
+}
+
+// The model of `forms`: that form alone, or their combination.
+ForecasterOptions options_of(const TrainSettings& s, const std::vector<Relative>& forms) {
+  ForecasterOptions o = s.model;
+  if (forms.size() == 1) return o.relative(forms[0]).combine({}).ets_window(0).window(window_of(s, forms[0]));
+  const bool ets = std::find(forms.begin(), forms.end(), Relative::ets) != forms.end();
+  return o.combine(forms).window(window_of(s, Relative::last)).ets_window(ets ? window_of(s, Relative::ets) : 0);
+}
+
+// `forms` as one model: the checkpoint file of each form's model (`file_of`) loaded into its
+// part, fitted to `series` (the scaler, ETS bases: the same the parts were trained with).
+Forecaster assemble(const TrainSettings& s, const std::vector<Relative>& forms, const PreparedSeries& series,
+                    const std::function<std::string(Relative)>& file_of, const std::vector<double>& weights) {
+  Forecaster model(options_of(s, forms));
+  fit_model_to_series(*model, series);
+  for (size_t k = 0; k < forms.size(); ++k)
+    train::load_checkpoint(file_of(forms[k]), s.trainer.app, *model->parts[k], nullptr, false);
+  model->set_combine_weights(weights);
+  return model;
+}
+
+// Validation metrics (WindowTask::evaluate) of `model`.
+std::map<std::string, double> validation_metrics(Forecaster model, const PreparedSeries& series, const TrainSettings& s) {
+  model->to(s.device);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  WindowTask task(model, series.scaled, series.split, s.batch_size, s.seed, s.device);
+  return task.evaluate();
+}
+
+// Validation metrics of the single-form model saved at `path`.
+std::map<std::string, double> saved_metrics(const TrainSettings& s, Relative form, const PreparedSeries& series,
+                                            const std::string& path) {
+  Forecaster model(options_of(s, {form}));
+  fit_model_to_series(*model, series);
+  train::load_checkpoint(path, s.trainer.app, *model, nullptr, false);
+  return validation_metrics(model, series, s);
+}
 }  // namespace
+
+std::vector<double> combination_weights(const std::vector<double>& val_mse) {
+  TORCH_CHECK(!val_mse.empty(), "combination_weights: no forms");
+  std::vector<double> w;
+  const bool exact = std::find(val_mse.begin(), val_mse.end(), 0.0) != val_mse.end();
+  for (double e : val_mse) {
+    TORCH_CHECK(std::isfinite(e) && e >= 0, "combination_weights: validation MSE ", e, " is not finite and >= 0");
+    w.push_back(exact ? (e == 0 ? 1.0 : 0.0) : 1 / e);
+  }
+  double sum = 0;
+  for (double v : w) sum += v;
+  for (double& v : w) v /= sum;
+  return w;
+}
 
 CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& series,
                                  data::ScalerKind scaler, TrainSettings settings,
-                                 const std::vector<Relative>& forms,
-                                 const std::function<std::string(Relative)>& config_for,
-                                 bool refit, bool write) {
+                                 const std::vector<Relative>& forms, const ConfigFor& config_for,
+                                 bool refit, bool write, bool combine) {
   TORCH_CHECK(!forms.empty(), "train_candidates: no forms");
   CandidateChoice choice;
   const std::string out = settings.trainer.out_dir;
@@ -150,13 +208,15 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
   auto folder = [&](Relative form) {
     return out.empty() ? out : util::join_path(out, "candidates/" + to_string(form));
   };
+  combine = combine && forms.size() > 1;
+  TORCH_CHECK(!combine || !out.empty(), "combining forms: their models are kept as checkpoints, so an "
+              "output folder is needed");
   const bool separate = (forms.size() > 1 || refit) && !out.empty();
   double best = std::numeric_limits<double>::infinity();
   for (Relative form : forms) {
     TrainSettings s = settings;
-    s.model.relative(form);
-    if (s.window_for) s.model.window(s.window_for(form));
-    s.trainer.config = config_for(form);
+    s.model = options_of(settings, {form});
+    s.trainer.config = config_for({form});
     if (separate) {
       s.trainer.out_dir = folder(form);
       s.trainer.resume = resume && util::path_exists(util::join_path(s.trainer.out_dir, "checkpoints/last.pt"));
@@ -164,8 +224,10 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
     const ForecasterRun run = train_forecaster(series, s);
     const train::TrainResult& r = run.result;
     choice.val_losses[to_string(form)] = r.best_metric;
+    choice.kept_base[to_string(form)] = run.base;
     if (r.signal) {
       choice.chosen = form;
+      choice.forms = {form};
       choice.result = r;
       return choice;
     }
@@ -176,42 +238,77 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
       choice.base = run.base;
     }
   }
+  choice.forms = combine ? forms : std::vector<Relative>{choice.chosen};
   if (!separate) return choice;
-  const std::string from = folder(choice.chosen);
+  auto best_file = [&](Relative form) { return util::join_path(folder(form), "checkpoints/best.pt"); };
+  // The weights: from each form's best model on validation (read by the first process, which
+  // wrote them; the others do not write the combination).
+  std::vector<double> weights(choice.forms.size(), 1.0);
+  if (combine && write) {
+    std::vector<double> mse;
+    for (Relative form : forms) {
+      mse.push_back(saved_metrics(settings, form, series, best_file(form)).at("mse"));
+      choice.val_mse[to_string(form)] = mse.back();
+    }
+    weights = combination_weights(mse);
+    for (size_t k = 0; k < forms.size(); ++k) choice.weights[to_string(forms[k])] = weights[k];
+    const auto m = validation_metrics(assemble(settings, forms, series, best_file, weights), series, settings);
+    choice.combined_val_loss = m.at("loss");
+    choice.combined_val_mse = m.at("mse");
+  }
+  // The final model from the files of each form's model, in OUT (best.pt, last.pt a copy).
+  auto save_final = [&](const PreparedSeries& fitted, const std::function<std::string(Relative)>& file_of, double metric) {
+    if (!write) return;
+    util::create_directories(util::join_path(out, "checkpoints"));
+    train::CheckpointInfo info;
+    info.app = settings.trainer.app;
+    info.config = config_for(choice.forms);
+    info.best_metric = metric;
+    train::save_checkpoint(util::join_path(out, "checkpoints/best.pt"), info,
+                           *assemble(settings, choice.forms, fitted, file_of, weights), nullptr);
+    copy_file_atomically(util::join_path(out, "checkpoints/best.pt"), util::join_path(out, "checkpoints/last.pt"));
+  };
   if (!refit) {
-    if (write) {
+    if (combine) {
+      save_final(series, best_file, choice.combined_val_loss);
+    } else if (write) {
       util::create_directories(util::join_path(out, "checkpoints"));
       for (const char* f : {"checkpoints/best.pt", "checkpoints/last.pt", "metrics.jsonl"})
-        copy_file_atomically(util::join_path(from, f), util::join_path(out, f));
+        copy_file_atomically(util::join_path(folder(choice.chosen), f), util::join_path(out, f));
     }
     return choice;
   }
-  // The refit: as many epochs as the chosen run's best model had (read by the first process,
-  // which wrote it; data-parallel ranks learn it through the sum).
-  double epochs = write ? static_cast<double>(
-                              train::read_checkpoint_info(util::join_path(from, "checkpoints/best.pt"), settings.trainer.app).epoch)
-                        : 0.0;
-  if (settings.trainer.parallel) epochs = settings.trainer.parallel->all_sum({epochs})[0];
-  choice.best_epochs = static_cast<int64_t>(epochs);
-  TrainSettings s = settings;
-  s.model.relative(choice.chosen);
-  if (s.window_for) s.model.window(s.window_for(choice.chosen));
-  s.trainer.config = config_for(choice.chosen);
+  // The refit of each form the final model holds: as many epochs as its best model had (read
+  // by the first process, which wrote it; data-parallel ranks learn it through the sum), on
+  // training + validation, in OUT (one form) or OUT/candidates/<form>/refit.
   const PreparedSeries all = without_validation(raw, series, scaler);
-  if (choice.base) {  // nothing to train: the base, rescaled
-    Forecaster model(s.model);
-    fit_model_to_series(*model, all);
-    auto optimizer = train::make_optimizer(model->parameters(), s.optimizer);
-    save_base(model, *optimizer, s.trainer, choice.result.best_metric);
-    if (write) copy_file_atomically(util::join_path(out, "checkpoints/best.pt"), util::join_path(out, "checkpoints/last.pt"));
-    return choice;
+  auto refit_folder = [&](Relative form) { return combine ? util::join_path(folder(form), "refit") : out; };
+  auto refit_file = [&](Relative form) { return util::join_path(refit_folder(form), "checkpoints/best.pt"); };
+  for (Relative form : choice.forms) {
+    double epochs = write ? static_cast<double>(train::read_checkpoint_info(best_file(form), settings.trainer.app).epoch) : 0.0;
+    if (settings.trainer.parallel) epochs = settings.trainer.parallel->all_sum({epochs})[0];
+    choice.refit_epochs[to_string(form)] = static_cast<int64_t>(epochs);
+    TrainSettings s = settings;
+    s.model = options_of(settings, {form});
+    s.trainer.config = config_for({form});
+    s.trainer.out_dir = refit_folder(form);
+    if (choice.kept_base.at(to_string(form))) {  // nothing to train: the base, rescaled
+      Forecaster model(s.model);
+      fit_model_to_series(*model, all);
+      auto optimizer = train::make_optimizer(model->parameters(), s.optimizer);
+      save_base(model, *optimizer, s.trainer, choice.val_losses.at(to_string(form)));
+      if (write) copy_file_atomically(refit_file(form), util::join_path(refit_folder(form), "checkpoints/last.pt"));
+      continue;
+    }
+    s.trainer.epochs = std::max<int64_t>(1, static_cast<int64_t>(epochs));
+    s.trainer.patience = 0;
+    s.trainer.resume = resume && util::path_exists(util::join_path(refit_folder(form), "checkpoints/last.pt"));
+    choice.refit = train_forecaster(all, s).result;
+    if (choice.refit.signal) return choice;
+    if (write) copy_file_atomically(util::join_path(refit_folder(form), "checkpoints/last.pt"), refit_file(form));
   }
-  s.trainer.epochs = std::max<int64_t>(1, choice.best_epochs);
-  s.trainer.patience = 0;
-  s.trainer.resume = resume && util::path_exists(util::join_path(out, "checkpoints/last.pt"));
-  choice.refit = train_forecaster(all, s).result;
-  if (choice.refit.signal) return choice;
-  if (write) copy_file_atomically(util::join_path(out, "checkpoints/last.pt"), util::join_path(out, "checkpoints/best.pt"));
+  choice.best_epochs = choice.refit_epochs.at(to_string(choice.chosen));
+  if (combine) save_final(all, refit_file, choice.combined_val_loss);
   return choice;
 }
 

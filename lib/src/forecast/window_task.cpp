@@ -46,7 +46,7 @@ WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes 
                        int64_t batch_size, uint64_t seed, torch::Device device, train::Shard shard)
     : model_(std::move(model)), scaled_(std::move(scaled)), batch_size_(batch_size * shard.world_size),
       seed_(seed), shard_(shard), device_(device) {
-  const int64_t L = model_->options.window(), H = model_->options.horizon();
+  const int64_t L = model_->input_window(), H = model_->options.horizon();
   TORCH_CHECK(batch_size >= 1, "batch-size: expected >= 1, got ", batch_size);
   shard.check();
   const int64_t n_train = split.train - L - H + 1;
@@ -65,7 +65,7 @@ WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes 
 }
 
 std::pair<torch::Tensor, torch::Tensor> WindowTask::gather(const torch::Tensor& starts) const {
-  const int64_t L = model_->options.window(), H = model_->options.horizon();
+  const int64_t L = model_->input_window(), H = model_->options.horizon();
   const int64_t C = model_->options.targets();
   auto idx = starts.unsqueeze(1) + torch::arange(L + H, torch::kLong).unsqueeze(0);  // [n, L+H]
   auto all = scaled_.index_select(0, idx.flatten()).view({starts.size(0), L + H, -1});
@@ -94,7 +94,7 @@ train::StepLoss WindowTask::train_loss(int64_t, int64_t index) {
 
 std::map<std::string, double> WindowTask::evaluate() {
   const int64_t C = model_->options.targets();
-  double loss_sum = 0, abs_sum = 0;
+  double loss_sum = 0, abs_sum = 0, sq_sum = 0;
   int64_t count = 0;
   const auto scale = model_->scaler_scale.narrow(0, 0, C).to(torch::kCPU, torch::kDouble);
   for (int64_t b = 0; b < val_windows(); b += 1024) {
@@ -104,10 +104,12 @@ std::map<std::string, double> WindowTask::evaluate() {
     loss_sum += model_->forecast_loss(f, y).item<double>() * n;
     auto mean = f.mean;
     abs_sum += ((mean - y).abs().to(torch::kCPU, torch::kDouble) * scale).sum().item<double>();
+    sq_sum += (mean - y).to(torch::kDouble).pow(2).sum().item<double>();
     count += n;
   }
   return {{"loss", loss_sum / count},
-          {"mae", abs_sum / (count * model_->options.horizon() * C)}};
+          {"mae", abs_sum / (count * model_->options.horizon() * C)},
+          {"mse", sq_sum / (count * model_->options.horizon() * C)}};
 }
 
 }  // namespace seqtorch::forecast

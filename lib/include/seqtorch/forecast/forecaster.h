@@ -12,6 +12,7 @@
 #include <seqtorch/data/series.h>
 #include <seqtorch/nn/sequence_shapes.h>
 
+#include <memory>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -96,7 +97,22 @@ struct ForecasterOptions {
   /// the log forecast, the variance by the delta method, exp(2 mean) times the log variance; a
   /// value <= 0 in the window gives NaN: the apps refuse such data with log_targets).
   TORCH_ARG(bool, log) = false;
+  /// A combination of forms (Bates and Granger 1969): one model per form listed, each with
+  /// these options and that form (registered as `part_<form>`; the ets form's window is
+  /// ets_window where > 0), the forecast their weighted mean in the learned units, weights in
+  /// the buffer `combine_weights` (set_combine_weights; forecast::train_candidates gives each
+  /// form the inverse of its validation MSE), the variance a mixture's. `relative` is then
+  /// unused. Not trained as a whole: each part is trained alone, then loaded into it. Empty:
+  /// one form, `relative`.
+  TORCH_ARG(std::vector<Relative>, combine) = {};
+  /// The window of the ets part of a combination (0: window).
+  TORCH_ARG(int64_t, ets_window) = 0;
 };
+
+/// The form's name: to_string(relative), or a combination's forms joined by commas.
+std::string form_name(const ForecasterOptions& options);
+/// "a,b,c" -> {a, b, c} (each parse_relative's; refuses a repeated form).
+std::vector<Relative> parse_relatives(const std::string& names);
 
 /// A forecast: `mean` [B, H, C]; `variance` [B, H, C] with the gaussian loss, else undefined.
 struct Forecast {
@@ -110,10 +126,12 @@ class ForecasterImpl : public torch::nn::Module {
   /// `scaler_scale` [C+K].
   void set_scaler(const data::Scaler& scaler);
 
-  /// Scaled window x [B, L, C+K] -> scaled forecast.
+  /// Scaled window x [B, L, C+K] -> scaled forecast (a combination's: each part reads its last
+  /// steps).
   Forecast forecast_scaled(const torch::Tensor& x);
-  /// Training loss on scaled data: x [B, L, C+K], future targets y [B, H, C]. seq2seq learns
-  /// one step ahead at every step of the window (targets x[1..L-1] then y[0]).
+  /// Training loss on scaled data: x [B, L, C+K], future targets y [B, H, C] (not of a
+  /// combination). seq2seq learns one step ahead at every step of the window (targets
+  /// x[1..L-1] then y[0]).
   torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y);
   /// The loss of a forecast from forecast_scaled (free-running H steps, the ensemble's mean and
   /// mixture variance) against the scaled future y: what validation compares, alike for every
@@ -121,10 +139,16 @@ class ForecasterImpl : public torch::nn::Module {
   torch::Tensor forecast_loss(const Forecast& f, const torch::Tensor& y) const;
   /// Window in original units [B, L, C+K] -> forecast in original units (variance in units^2).
   Forecast forward(const torch::Tensor& window);
+  /// Steps the model reads: the window, or a combination's longest part's.
+  int64_t input_window() const;
+  /// A combination's weights, one per part in the order of options.combine (normalised to sum
+  /// to 1; each >= 0, not all 0).
+  void set_combine_weights(const std::vector<double>& weights);
 
   /// The ets form's base for target channel `target`, from forecast::ets_window_base (its
   /// rotations, horizon and window those of the model's season, horizon and window), in the
-  /// units the model learns (scaled, and logarithms with `log`).
+  /// units the model learns (scaled, and logarithms with `log`). A combination gives it to its
+  /// ets part.
   void set_ets_base(int64_t target, const std::vector<double>& weights, const std::vector<double>& offsets,
                     const std::vector<double>& profile);
 
@@ -145,6 +169,9 @@ class ForecasterImpl : public torch::nn::Module {
   /// ets_offsets [C, R, H], ets_profiles [C, R, m] (row r: the profile rotated by r, for the
   /// match), R = m rotations (1 without a season).
   torch::Tensor ets_weights, ets_offsets, ets_profiles;
+  /// A combination's parts (options.combine's order) and their weights [P].
+  std::vector<std::shared_ptr<ForecasterImpl>> parts;
+  torch::Tensor combine_weights;
 
  private:
   // Channels one network forecasts: C, or 1 for a global model.

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,7 +36,8 @@ LengthDefaults defaults_for_length(int64_t train_steps, int64_t season, int64_t 
 /// multiplicative season for most target series.
 bool prefers_log(const data::Series& series, int64_t train_steps, int64_t season);
 
-/// The forms `--relative NAME` trains: the one named, or for "auto" every one that fits: last,
+/// The forms `--relative NAME` trains: the ones named (comma-separated), or for "auto" every one
+/// that fits: last,
 /// then (with a season m > 1 and a window >= m) season unless the mode is seq2seq, and deseason,
 /// then trend (window >= 2 m, or 2 without a season; not seq2seq), then ets (window >= 2 m and
 /// >= 4; not seq2seq).
@@ -90,29 +92,54 @@ ForecasterRun train_forecaster(const PreparedSeries& series, const TrainSettings
 
 /// The outcome of train_candidates.
 struct CandidateChoice {
+  /// The form of lowest validation loss, and its run's result (before a refit).
   Relative chosen = Relative::last;
-  train::TrainResult result;                 // the chosen run's (before a refit)
-  std::map<std::string, double> val_losses;  // by form name
-  /// The chosen run kept its base (ForecasterRun::base).
+  train::TrainResult result;
+  /// The forms of the final model: {chosen}, or every form when combined.
+  std::vector<Relative> forms;
+  /// By form name: the best validation loss, and whether the run kept its base
+  /// (ForecasterRun::base).
+  std::map<std::string, double> val_losses;
+  std::map<std::string, bool> kept_base;
+  /// The chosen run kept its base.
   bool base = false;
-  /// Epochs of the chosen run's best model, and the refit's result (refit only).
+  /// Combined (by the first process): each form's validation MSE and weight, and the
+  /// combination's validation loss and MSE (of the models before the refit).
+  std::map<std::string, double> val_mse, weights;
+  double combined_val_loss = std::numeric_limits<double>::quiet_NaN();
+  double combined_val_mse = std::numeric_limits<double>::quiet_NaN();
+  /// Refit: the epochs of each final form's best model (best_epochs: the chosen form's), and
+  /// the result of the last refit run (a signal's, if one stopped it).
+  std::map<std::string, int64_t> refit_epochs;
   int64_t best_epochs = 0;
   train::TrainResult refit;
 };
 
+/// Weights of a combination from the forms' validation MSEs: proportional to 1 / MSE (Bates
+/// and Granger's inverse-error weights), summing to 1; forms of MSE 0, if any, share it all.
+std::vector<double> combination_weights(const std::vector<double>& val_mse);
+
+/// The configuration (checkpoint text) of the model of these forms (one, or a combination).
+using ConfigFor = std::function<std::string(const std::vector<Relative>&)>;
+
 /// Trains one run per form, each in OUT/candidates/<form> with the configuration
-/// config_for(form) (resumed there when settings.trainer.resume and its last.pt exists), and
-/// keeps the one of lowest validation loss: when `write` (the first process), its checkpoints and
-/// metrics.jsonl are copied into OUT (settings.trainer.out_dir). A single form without a refit
-/// trains in OUT directly. With `refit`, the chosen form is then trained again from the same
-/// seed on training + validation (`raw` rescaled by `scaler`, forecast::without_validation) for
-/// the epochs its best model took, in OUT, and that final model becomes OUT's best.pt (there is
-/// no validation left to choose by); a chosen base is saved rescaled, untrained. Stops after a run that a signal ended (its result returned,
-/// nothing copied).
+/// config_for({form}) (resumed there when settings.trainer.resume and its last.pt exists;
+/// settings.window_for gives each form's window). Then, when `write` (the first process):
+/// - one form kept (`combine` false, or a single form): the one of lowest validation loss; its
+///   checkpoints and metrics.jsonl are copied into OUT (settings.trainer.out_dir). A single form
+///   without a refit trains in OUT directly.
+/// - `combine` (several forms; needs OUT): every form, in one model (ForecasterOptions::combine)
+///   weighted by combination_weights of each form's best model's validation MSE, saved as OUT's
+///   best.pt (config_for(forms)) and last.pt.
+/// With `refit`, each kept form is then trained again from the same seed on training +
+/// validation (`raw` rescaled by `scaler`, forecast::without_validation) for the epochs its best
+/// model took (in OUT, or OUT/candidates/<form>/refit when combined; a kept base is saved
+/// rescaled, untrained), and those final models become OUT's best.pt (there is no validation
+/// left to choose by), with the weights found before. Stops after a run that a signal ended
+/// (its result returned, nothing copied).
 CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& series,
                                  data::ScalerKind scaler, TrainSettings settings,
-                                 const std::vector<Relative>& forms,
-                                 const std::function<std::string(Relative)>& config_for,
-                                 bool refit, bool write);
+                                 const std::vector<Relative>& forms, const ConfigFor& config_for,
+                                 bool refit, bool write, bool combine = false);
 
 }  // namespace seqtorch::forecast

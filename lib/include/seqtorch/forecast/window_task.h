@@ -47,7 +47,8 @@ class WindowTask : public train::TrainTask {
   void start_epoch(int64_t epoch) override;
   train::StepLoss train_loss(int64_t epoch, int64_t index) override;
   /// {"loss": the scaled loss of the forecast (ForecasterImpl::forecast_loss), "mae": MAE of the
-  /// mean forecast in the units the model learns (original, or logarithms with the log transform)}.
+  /// mean forecast in the units the model learns (original, or logarithms with the log transform),
+  /// "mse": MSE of the mean forecast, scaled}.
   std::map<std::string, double> evaluate() override;
   int64_t train_windows() const { return train_starts_.size(0); }
   int64_t val_windows() const { return val_starts_.size(0); }
