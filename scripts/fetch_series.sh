@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real series for developing and checking seqtorch-forecast, from Debian packages (nothing of it
-# is committed): R's `datasets` (read from r-base-core's lazy-load database by
+# is committed): R's `datasets` (the development set, and a held-out set that
+# scripts/bench/forecast_real.sh reads with SERIES_SET=holdout) (read from r-base-core's lazy-load database by
 # scripts/data/r_datasets.py, without installing R) and the weekly Mauna Loa CO2 series that
 # python3-statsmodels ships. Writes DIR/<name>.csv with columns time,value (co2_weekly: with
 # gaps; use --fill linear), and DIR/deaths.csv with columns time,ldeaths,mdeaths,fdeaths.
@@ -23,7 +24,8 @@ apt-get download r-base-core python3-statsmodels >/dev/null 2>&1 || {
 for deb in ./*.deb; do dpkg -x "$deb" unpacked; done
 "$python" "$here/data/r_datasets.py" unpacked/usr/lib/R/library/datasets/data "$out" \
   AirPassengers nottem UKgas USAccDeaths ldeaths mdeaths fdeaths co2 JohnsonJohnson austres \
-  sunspot.year lynx Nile
+  sunspot.year lynx Nile \
+  UKDriverDeaths presidents sunspots LakeHuron WWWusage BJsales discoveries nhtemp
 # Several series in one file (for --target a,b,c): UK lung-disease deaths, all, male, female.
 paste -d, "$out/ldeaths.csv" <(cut -d, -f2 "$out/mdeaths.csv") <(cut -d, -f2 "$out/fdeaths.csv") |
   sed '1s/.*/time,ldeaths,mdeaths,fdeaths/' > "$out/deaths.csv.tmp"

@@ -23,7 +23,7 @@ const char* kProgram = "seqtorch-textgen";
 
 struct TextgenCli {
   CommonOptions c;
-  std::string text, checkpoint, output, prime = "The ";
+  std::string text, checkpoint, output, prime = "The ", weights = "f32";
   bool bytes = false, tie_weights = false;
   double val_fraction = 0.05, temperature = 1.0, top_p = 1.0;
   int64_t seq_len = 100, embedding_size = 64, length = 500, top_k = 0;
@@ -60,14 +60,21 @@ struct TextgenCli {
         ("top-p", po::value(&top_p)->default_value(top_p, short_text(top_p))->notifier(within("top-p", 0, 1, "(]")), "sample among the most likely reaching probability p");
     return d;
   }
+  po::options_description weight_options(const char* help) {
+    po::options_description d("Weights");
+    d.add_options()("weights", po::value(&weights)->default_value(weights)->notifier(one_of("weights", {"f32", "bf16", "int8"})), help);
+    return d;
+  }
   std::vector<Command> commands() {
     std::vector<Command> cmds;
     cmds.push_back({"train", "train a character language model (final JSON: validation bits_per_char)", po::options_description()});
     cmds.back().options.add(runtime_options(c)).add(training_options(c)).add(model_options(c)).add(model_extra()).add(data_options());
     cmds.push_back({"evaluate", "bits per character and perplexity of a text", po::options_description()});
-    cmds.back().options.add(runtime_options(c)).add(files("unused")).add(data_options());
+    cmds.back().options.add(runtime_options(c)).add(files("unused")).add(data_options())
+        .add(weight_options("score with the weight matrices rounded as sample --weights stores them: f32 | bf16 | int8"));
     cmds.push_back({"sample", "generate text, streamed to stdout", po::options_description()});
-    cmds.back().options.add(runtime_options(c)).add(files("unused")).add(sampling());
+    cmds.back().options.add(runtime_options(c)).add(files("unused")).add(sampling())
+        .add(weight_options("weight matrices as f32 | bf16 (half the bytes per token) | int8 (a quarter; one scale per row); LSTM models on the CPU"));
     cmds.push_back({"export", "TorchScript file with the vocabulary: forward(tokens, state), generate(...)", po::options_description()});
     cmds.back().options.add(runtime_options(c)).add(files("the .pt file to write"));
     return cmds;
@@ -136,14 +143,17 @@ int run(int argc, char** argv) {
   model->eval();
   const auto vocab = model->vocabulary();
 
+  const auto weights = st::textgen::parse_weight_format(f.weights);
   if (parsed.command == "evaluate") {
     const std::string path = f.text_path();
+    st::textgen::round_weights(model, weights);
     int64_t unknown = 0;
     auto ids = st::textgen::encode_text(vocab, st::textgen::read_text_file(path), path, &unknown);
     const auto s = st::textgen::score_text(model, ids, 16, 256, device);
     if (unknown > 0) std::cerr << kProgram << ": " << unknown << " symbols of " << path << " are not in the vocabulary (scored as unknown)\n";
     report_metrics(f.checkpoint.empty() ? out : std::string(),
-                   {{"bits_per_char", s.bits_per_char}, {"perplexity", s.perplexity}, {"symbols", static_cast<double>(s.symbols)}});
+                   {{"bits_per_char", s.bits_per_char}, {"perplexity", s.perplexity}, {"symbols", static_cast<double>(s.symbols)}},
+                   {{"weights", f.weights}});
     return 0;
   }
   if (parsed.command == "sample") {
@@ -160,8 +170,11 @@ int run(int argc, char** argv) {
     std::vector<int64_t> p(prime.data_ptr<int64_t>(), prime.data_ptr<int64_t>() + prime.numel());
     const st::decode::SamplingOptions so{f.temperature, f.top_k, f.top_p};
     auto print = [&](int64_t t) { std::cout << vocab.decode({t}) << std::flush; };
+    if (weights != st::textgen::WeightFormat::f32 && !st::textgen::FastGenerator::supports(model))
+      throw UsageError("--weights " + f.weights + ": reduced-precision weights are for LSTM models sampled on the CPU; "
+                       "this one is a " + f.c.cell + " model on " + device.str());
     if (st::textgen::FastGenerator::supports(model)) {  // the batch-1 fast path: the same tokens
-      st::textgen::FastGenerator(model).generate(p, f.length, so, f.c.seed, print);
+      st::textgen::FastGenerator(model, weights).generate(p, f.length, so, f.c.seed, print);
     } else {
       st::textgen::CharStepModel step(model);
       st::decode::generate(step, p, f.length, so, f.c.seed, print);

@@ -1,6 +1,10 @@
 // seqtorch-bench: times one workload of issue 6's benchmark with seqtorch and prints one JSON line.
 //   seqtorch-bench WORKLOAD THREADS [SECONDS]
 // WORKLOAD: sgemm | W1 | W2 | W3-2x512 | W3-1x128 | W4-lstm512 | W4-lstm1024 | W4-lstm256 | W4-gru512
+//   W3-...-bf16, W3-...-int8: generation with the weights stored so (sample --weights); its JSON
+//   adds weight_mb, the weight bytes read per token
+//   membw: the bandwidth of streaming a 13 MB float32 array (the 2x512 model's weights) from
+//   cache or memory, GB/s (what bounds W3-2x512)
 //   gpu-step-LxHxB (e.g. gpu-step-2x512x32; THREADS ignored, SECONDS: steps): where the time of one
 //   textgen training step on CUDA goes (scripts/bench/gpu_textgen.py --profile).
 // scripts/bench/peer_pytorch.py times the same workloads in PyTorch-Python; scripts/bench/run.py
@@ -16,6 +20,8 @@
 #include <seqtorch/util/blas.h>
 
 #include <torch/torch.h>
+
+#include <ATen/Parallel.h>
 
 #include <chrono>
 #include <cstdio>
@@ -95,19 +101,44 @@ int main(int argc, char** argv) {
       print(w, threads, "tokens/s", tps, tps * flops / 1e9);
       return 0;
     }
-    if (w == "W3-2x512" || w == "W3-1x128") {
-      const bool big = w == "W3-2x512";
+    if (w.rfind("W3-2x512", 0) == 0 || w.rfind("W3-1x128", 0) == 0) {
+      const bool big = w.rfind("W3-2x512", 0) == 0;
+      const auto dash = w.find('-', 3);
+      const auto format = st::textgen::parse_weight_format(dash == std::string::npos ? "f32" : w.substr(dash + 1));
       const int64_t H = big ? 512 : 128, L = big ? 2 : 1, E = 64, V = 96, N = 200;
       auto vocab = vocab96();
       st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
       m->eval();
-      st::textgen::FastGenerator fast(m);  // what seqtorch-textgen sample uses for LSTMs on the CPU
+      st::textgen::FastGenerator fast(m, format);  // what seqtorch-textgen sample uses for LSTMs on the CPU
       const double s = best_time([&] { fast.generate({1, 2, 3}, N, {1.0, 0, 1.0}, 7); }, budget);
       double flops = 2.0 * H * V;
       for (int64_t l = 0; l < L; ++l) flops += 8.0 * H * ((l == 0 ? E : H) + H);
       const double us = s / N * 1e6;
-      print(w, threads, "us/token", us, flops / (us * 1e3));
+      std::printf("{\"workload\":\"%s\",\"threads\":%d,\"impl\":\"seqtorch\",\"unit\":\"us/token\",\"value\":%.6g,"
+                  "\"gflops\":%.6g,\"weight_mb\":%.6g,\"gb_per_s\":%.6g,\"blas_core\":\"%s\"}\n",
+                  w.c_str(), threads, us, flops / (us * 1e3), fast.weight_bytes() / 1e6, fast.weight_bytes() / (us * 1e3),
+                  st::util::openblas_core().c_str());
       return 0;
+    }
+    if (w == "membw") {
+      // Sum of a 13 MB array (3.4 M floats), as the generator streams its weights once a token.
+      std::vector<float> a(13 * 1000 * 1000 / 4, 1.f);
+      std::vector<float> acc(16 * 64, 0.f);
+      const int64_t n = static_cast<int64_t>(a.size()), parts = threads;
+      const double s = best_time([&] {
+        at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p) {
+            float lanes[16] = {0};
+            const float* x = a.data() + p * n / parts;
+            const int64_t len = (p + 1) * n / parts - p * n / parts;
+            for (int64_t i = 0; i + 16 <= len; i += 16)
+              for (int j = 0; j < 16; ++j) lanes[j] += x[i + j];
+            for (int j = 0; j < 16; ++j) acc[p * 64 + j] += lanes[j];
+          }
+        });
+      }, budget);
+      print(w, threads, "GB/s", a.size() * sizeof(float) / s / 1e9, 0);
+      return acc[0] > 0 ? 0 : 1;
     }
     if (w.rfind("gpu-step-", 0) == 0) {
       // One textgen training step (the app's: embedding, LSTM, head, cross-entropy, backward, norm

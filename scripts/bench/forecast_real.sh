@@ -5,13 +5,16 @@
 # backtest over the last 20%. Prints a Markdown table of MASE per series and the time each took.
 #   scripts/bench/forecast_real.sh [BIN_DIR] [DATA_DIR] [OUT_DIR] [extra train options...]
 # Defaults: build/bin, data/series (fetched when missing), /tmp/seqtorch-forecast-real.
+# SERIES_SET=holdout: the held-out series instead (R's UKDriverDeaths, mdeaths, fdeaths,
+# presidents, sunspots, LakeHuron, WWWusage, BJsales, discoveries, nhtemp), kept out of
+# development to measure what the choices made on the development set are worth elsewhere.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="${1:-$here/../../build/bin}"
 data="${2:-$here/../../data/series}"
 out="${3:-/tmp/seqtorch-forecast-real}"
 shift $(( $# < 3 ? $# : 3 ))
-[ -f "$data/AirPassengers.csv" ] || "$here/../fetch_series.sh" "$data"
+[ -f "$data/AirPassengers.csv" ] && [ -f "$data/nhtemp.csv" ] || "$here/../fetch_series.sh" "$data"
 python="${SEQTORCH_PYTHON:-/usr/bin/python3}"
 [ -x "$python" ] || python=python3
 mkdir -p "$out"
@@ -30,6 +33,20 @@ series=(
   "Nile 1 6"
   "co2_weekly 52 52 --fill linear"
 )
+if [ "${SERIES_SET:-development}" = holdout ]; then
+  series=(
+    "UKDriverDeaths 12 12"
+    "mdeaths 12 12"
+    "fdeaths 12 12"
+    "presidents 4 4 --fill linear"
+    "sunspots 12 12"
+    "LakeHuron 1 6"
+    "WWWusage 1 6"
+    "BJsales 1 6"
+    "discoveries 1 6"
+    "nhtemp 1 6"
+  )
+fi
 echo "| series | steps | m | H | naive | seasonal naive | ETS | Theta | seqtorch | form | s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for line in "${series[@]}"; do
