@@ -67,8 +67,14 @@ name, steps, season, h, secs = sys.argv[2:]
 best = min(m["mase_ets"], m["mase_theta"])
 def cell(v, mark):
     return ("**%.3f**" if mark else "%.3f") % v
+def form(m):  # the chosen form, or a combination's two heaviest forms and their weights
+    log = "" if m.get("transform") != "log" else ", log"
+    weights = sorted(((v, k[7:]) for k, v in m.items() if k.startswith("weight_")), reverse=True)
+    if weights:
+        return "combined: " + ", ".join("%s %.2f" % (k, v) for v, k in weights[:2]) + log
+    return m.get("relative", "?").replace(" (auto)", "") + log + (" (base)" if m.get("kept_base") else "")
 print("| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %s | %.0f |" % (
     name, steps, season, h, m["mase_naive"], m["mase_seasonal_naive"], m["mase_ets"], m["mase_theta"],
-    cell(m["mase"], m["mase"] <= best), m.get("relative", "?").replace(" (auto)", "") + ("" if m.get("transform") != "log" else ", log") + (" (base)" if m.get("kept_base") else ""), float(secs)))
+    cell(m["mase"], m["mase"] <= best), form(m), float(secs)))
 PY
 done

@@ -39,6 +39,24 @@ b=$("$bin" sample --out "$tmp/run" --prime "the " --length 60 --seed 4 --tempera
 if [ "$a" = "$b" ] && [ "${#a}" -ge 60 ]; then passed=$((passed + 1)); else echo "FAIL: sample is not repeatable"; failures=$((failures + 1)); fi
 if "$bin" evaluate --out "$tmp/run" --text "$tmp/good.txt" | tail -1 | grep -q '"bits_per_char".*"perplexity".*"symbols"'; then
   passed=$((passed + 1)); else echo "FAIL: evaluate"; failures=$((failures + 1)); fi
+# Reduced-precision weights: sample streams text, evaluate scores the rounded model (a bits/char
+# close to float32's), a GRU is refused, an unknown format too.
+expect 2 "--weights: expected f32, bf16 or int8, got 'fp8'" -- "$bin" sample --out "$tmp/run" --weights fp8
+f32=$("$bin" evaluate --out "$tmp/run" --text "$tmp/good.txt" --quiet | tail -1)
+ok=yes
+for w in bf16 int8; do
+  text=$("$bin" sample --out "$tmp/run" --prime "the " --length 40 --weights "$w" --temperature 0)
+  [ "${#text}" -ge 40 ] || ok=no
+  got=$("$bin" evaluate --out "$tmp/run" --text "$tmp/good.txt" --weights "$w" --quiet | tail -1)
+  "$python" - "$f32" "$got" "$w" <<'PY' || ok=no
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert b["weights"] == sys.argv[3] and abs(a["bits_per_char"] - b["bits_per_char"]) < 0.05, (a, b)
+PY
+done
+if [ "$ok" = yes ]; then passed=$((passed + 1)); else echo "FAIL: --weights bf16/int8"; failures=$((failures + 1)); fi
+"$bin" train --text "$tmp/good.txt" --out "$tmp/gru" --quiet --epochs 1 --hidden-size 8 --batch-size 8 --seq-len 32 --cell gru > /dev/null
+expect 2 "--weights int8: reduced-precision weights are for LSTM models sampled on the CPU; this one is a gru model on cpu" -- "$bin" sample --out "$tmp/gru" --weights int8
 # A checkpoint of another app.
 "$forecast" train --out "$tmp/frun" --quiet --epochs 1 --hidden-size 4 --window 12 --horizon 3 > /dev/null
 expect 1 "written by seqtorch-forecast, not by seqtorch-textgen" -- "$bin" sample --checkpoint "$tmp/frun/checkpoints/best.pt"
