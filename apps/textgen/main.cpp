@@ -157,6 +157,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (parsed.command == "sample") {
+    if (weights != st::textgen::WeightFormat::f32 && !st::textgen::FastGenerator::supports(model))
+      throw UsageError("--weights " + f.weights + ": reduced-precision weights are for LSTM models sampled on the CPU; "
+                       "this one is a " + f.c.cell + " model on " + device.str());
     int64_t unknown = 0;
     torch::Tensor prime;
     try {
@@ -170,9 +173,6 @@ int run(int argc, char** argv) {
     std::vector<int64_t> p(prime.data_ptr<int64_t>(), prime.data_ptr<int64_t>() + prime.numel());
     const st::decode::SamplingOptions so{f.temperature, f.top_k, f.top_p};
     auto print = [&](int64_t t) { std::cout << vocab.decode({t}) << std::flush; };
-    if (weights != st::textgen::WeightFormat::f32 && !st::textgen::FastGenerator::supports(model))
-      throw UsageError("--weights " + f.weights + ": reduced-precision weights are for LSTM models sampled on the CPU; "
-                       "this one is a " + f.c.cell + " model on " + device.str());
     if (st::textgen::FastGenerator::supports(model)) {  // the batch-1 fast path: the same tokens
       st::textgen::FastGenerator(model, weights).generate(p, f.length, so, f.c.seed, print);
     } else {
