@@ -37,10 +37,9 @@ LengthDefaults defaults_for_length(int64_t train_steps, int64_t season, int64_t 
 bool prefers_log(const data::Series& series, int64_t train_steps, int64_t season);
 
 /// The forms `--relative NAME` trains: the ones named (comma-separated), or for "auto" every one
-/// that fits: last,
-/// then (with a season m > 1 and a window >= m) season unless the mode is seq2seq, and deseason,
-/// then trend (window >= 2 m, or 2 without a season; not seq2seq), then ets (window >= 2 m and
-/// >= 4; not seq2seq).
+/// that fits: last, then (with a season m > 1 and a window >= m) season unless the mode is
+/// seq2seq, and deseason, then trend (window >= 2 m, or 2 without a season; not seq2seq), then
+/// ets (window >= 2 m and >= 4; not seq2seq).
 /// ets_window: the window the ets form would read (ets_window below; 0: `window`).
 std::vector<Relative> relative_candidates(const std::string& name, Mode mode, int64_t season,
                                           int64_t window, int64_t ets_window = 0);
