@@ -10,7 +10,6 @@
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
-#include <seqtorch/util/messages.h>
 #include <seqtorch/util/spec_text.h>
 #include <seqtorch/util/stop_signal.h>
 
@@ -18,7 +17,6 @@
 #include <torch/torch.h>
 
 #include <iostream>
-#include <sstream>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -99,23 +97,15 @@ struct ForecastCli {
     if (!data.empty() && target.empty()) throw UsageError("--target: required with --data (the column(s) to forecast)");
     return s;
   }
-  // --relative: auto, a form, or several forms, each once.
+  // --relative: auto, a form, or several forms, each once (forecast::parse_relatives).
   static void relative_check(const std::string& v) {
-    const std::vector<std::string> forms{"none", "last", "season", "deseason", "trend", "ets"};
-    if (v.find(',') == std::string::npos) {
-      std::vector<std::string> choices{"auto"};
-      choices.insert(choices.end(), forms.begin(), forms.end());
-      return one_of("relative", choices)(v);
+    if (v.find(',') == std::string::npos)
+      return one_of("relative", {"auto", "none", "last", "season", "deseason", "trend", "ets"})(v);
+    try {
+      st::forecast::parse_relatives(v);
+    } catch (const c10::Error& e) {
+      throw UsageError("--" + std::string(e.what_without_backtrace()));
     }
-    std::vector<std::string> seen;
-    std::istringstream list(v);
-    for (std::string name; std::getline(list, name, ',');) {
-      one_of("relative", forms)(name);
-      if (std::find(seen.begin(), seen.end(), name) != seen.end())
-        throw UsageError("--relative: " + st::util::quoted(name) + " is named twice in " + st::util::quoted(v));
-      seen.push_back(name);
-    }
-    if (v.back() == ',') one_of("relative", forms)("");
   }
   // The model of these options (`relative` names one form or a combination, not auto;
   // `transform` one choice).

@@ -57,6 +57,13 @@ TEST(ForecastExport, LoadedArchiveMatchesTheModel) {
   }
 }
 
+// Output layers made non-zero, so the networks count in a comparison, not only the bases.
+void randomise_heads(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.named_parameters())
+    if (p.key().find("head.") != std::string::npos) p.value().normal_(0, 0.2);
+}
+
 // The forms that read seasons, ensembles, the log transform and global models: the archive
 // equals the model for windows of the trained length and longer (heads made non-zero, so the
 // networks count, not only the bases).
@@ -82,11 +89,7 @@ TEST(ForecastExport, FormsEnsemblesLogAndGlobalModels) {
           };
           m->set_ets_base(c, values(4 * 5 * 8), values(4 * 5), values(4));
         }
-      {
-        torch::NoGradGuard no_grad;
-        for (auto& p : m->named_parameters())
-          if (p.key().find("head.") != std::string::npos) p.value().normal_(0, 0.2);
-      }
+      randomise_heads(*m);
       const auto path = dir.file("model.pt");
       export_forecaster(m, {"a", "b"}, path);
       auto loaded = load_export(path);
@@ -125,11 +128,7 @@ TEST(ForecastExport, ACombinationOfForms) {
       m->set_ets_base(c, {v.begin(), v.begin() + 240}, {v.begin() + 240, v.begin() + 260}, {v.begin() + 260, v.end()});
     }
     m->set_combine_weights({0.2, 0.3, 0.5});
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& p : m->named_parameters())
-        if (p.key().find("head.") != std::string::npos) p.value().normal_(0, 0.2);
-    }
+    randomise_heads(*m);
     const auto path = dir.file("model.pt");
     export_forecaster(m, {"a", "b"}, path);
     auto loaded = load_export(path);

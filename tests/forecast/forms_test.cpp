@@ -273,6 +273,16 @@ TEST(ForecastForms, AGlobalModelForecastsEachSeriesAlone) {
   }
 }
 
+// Two epochs of a small model (window 8, horizon 4, season 4), quiet.
+TrainSettings small_settings() {
+  TrainSettings settings;
+  settings.model = ForecasterOptions(1, 8, 4).season(4).hidden_size(4);
+  settings.trainer.epochs = 2;
+  settings.trainer.quiet = true;
+  settings.trainer.app = "forecast";
+  return settings;
+}
+
 // A series that repeats exactly (season 4): seasonal naive is perfect on validation, so
 // training keeps the base; with a refit the base is saved rescaled.
 TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
@@ -283,11 +293,7 @@ TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
   s.values = torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({20}).view({80, 1});
   s.values[0][0] = 3.0;  // one step off the pattern, early: the MASE scale is not zero
   const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
-  TrainSettings settings;
-  settings.model = ForecasterOptions(1, 8, 4).season(4).hidden_size(4);
-  settings.trainer.epochs = 2;
-  settings.trainer.quiet = true;
-  settings.trainer.app = "forecast";
+  TrainSettings settings = small_settings();
   for (bool refit : {false, true}) {
     SCOPED_TRACE(refit ? "refit" : "no refit");
     settings.trainer.out_dir = dir.file(refit ? "refit" : "plain");
@@ -320,11 +326,7 @@ TEST(ForecastTraining, CombinedFormsAreWeightedByValidationAndRefitted) {
   s.values = (torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) + torch::randn({100}, torch::kDouble))
                  .view({100, 1});
   const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
-  TrainSettings settings;
-  settings.model = ForecasterOptions(1, 8, 4).season(4).hidden_size(4);
-  settings.trainer.epochs = 2;
-  settings.trainer.quiet = true;
-  settings.trainer.app = "forecast";
+  TrainSettings settings = small_settings();
   settings.trainer.out_dir = dir.file("run");
   const std::vector<Relative> forms{Relative::last, Relative::season};
   const auto choice = train_candidates(s, prep, data::ScalerKind::standard, settings, forms,
