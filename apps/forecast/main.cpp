@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 namespace st = seqtorch;
@@ -29,7 +31,7 @@ struct ForecastCli {
   CommonOptions c;
   std::string data, target, covariates, time_column, fill = "none", scaler = "standard";
   std::string mode = "seq2vec", loss = "mse", checkpoint, output;
-  std::string relative = "auto", combine = "best", multi_series = "global", transform = "auto";
+  std::string relative = "auto", combine = "best", multi_series = "global", transform = "auto", folds = "auto";
   double val_fraction = 0.1, test_fraction = 0.2, teacher_forcing = 0.5;
   int64_t window = 48, horizon = 24, season = 1, ensemble = 1, ets_window = 0;
   int64_t model_season = 0;  // the model's season when it differs from --season (reading commands)
@@ -59,6 +61,7 @@ struct ForecastCli {
         ("teacher-forcing", po::value(&teacher_forcing)->default_value(teacher_forcing, short_text(teacher_forcing))->notifier(within("teacher-forcing", 0, 1)), "encdec: share of true inputs in training")
         ("relative", po::value(&relative)->default_value(relative)->notifier(relative_check), "the base the network corrects: none | last (value) | season (seasonal naive) | deseason (the window's seasonal profile removed) | trend (profile + the seasons' drift) | ets (exponential smoothing fitted to the training part, run over the window) | several, comma-separated, or auto (every form that fits): one model each, then --combine")
         ("combine", po::value(&combine)->default_value(combine)->notifier(one_of("combine", {"weighted", "best"})), "several forms: weighted (their mean forecast, each weighted by 1 / its validation MSE) | best (the one of lowest validation loss)")
+        ("folds", po::value(&folds)->default_value(folds)->notifier(folds_check), "validation origins the choice among forms reads (--combine best): N (fold k ends the training part k validation parts earlier; 1: the validation part alone) | auto (as many, up to 4, as give 3 horizons of validation steps; under 2 horizons only the forms' bases compete)")
         ("ets-window", po::value(&ets_window)->default_value(ets_window)->notifier(at_least<int64_t>("ets-window", 0)), "steps the ets form reads (0: two seasons where the training part holds 8 such windows, else --window)")
         ("ensemble", po::value(&ensemble)->default_value(ensemble)->notifier(at_least<int64_t>("ensemble", 1)), "members of a seed ensemble (the mean forecast; with --loss gaussian, intervals from their variances and spread)")
         ("transform", po::value(&transform)->default_value(transform)->notifier(one_of("transform", {"auto", "none", "log"})), "none | log (targets > 0; a season growing with the level) | auto (log where ETS picks a multiplicative season)")
@@ -106,6 +109,11 @@ struct ForecastCli {
     } catch (const c10::Error& e) {
       throw UsageError("--" + std::string(e.what_without_backtrace()));
     }
+  }
+  static void folds_check(const std::string& v) {
+    char* end = nullptr;
+    if (v != "auto" && (v.empty() || std::strtoll(v.c_str(), &end, 10) < 1 || *end != '\0'))
+      throw UsageError("--folds: expected auto or a number >= 1, got '" + v + "'");
   }
   // The model of these options (`relative` names one form or a combination, not auto;
   // `transform` one choice).
@@ -209,6 +217,14 @@ int run(int argc, char** argv) {
     auto window_for = [&](st::forecast::Relative form) { return form == st::forecast::Relative::ets ? ets_window : window; };
     const auto forms = st::forecast::relative_candidates(f.relative, st::forecast::parse_mode(f.mode), f.season, window, ets_window);
     st::forecast::TrainSettings settings;
+    try {
+      const bool ets = std::count(forms.begin(), forms.end(), st::forecast::Relative::ets) > 0;
+      settings.folds = st::forecast::plan_folds(prep.split.train, prep.split.val, f.horizon,
+                                                ets ? std::max(window, ets_window) : window,
+                                                f.folds == "auto" ? 0 : std::stoll(f.folds));
+    } catch (const c10::Error& e) {
+      throw UsageError("--" + std::string(e.what_without_backtrace()));
+    }
     const std::string asked = f.relative;
     const int64_t asked_ets_window = f.ets_window;
     f.relative = st::forecast::to_string(forms.front());
@@ -276,6 +292,12 @@ int run(int argc, char** argv) {
     for (const auto& [form, epochs] : choice.refit_epochs)
       if (combined) metrics["refit_epochs_" + form] = static_cast<double>(epochs);
     if (!combined) metrics["kept_base"] = choice.base ? 1.0 : 0.0;  // the untrained base beat every trained model
+    metrics["folds"] = static_cast<double>(choice.plan.folds);
+    metrics["bases_only"] = choice.plan.networks ? 0.0 : 1.0;
+    for (const auto& [name, score] : choice.scores)  // by "<form>" and "<form> base"
+      if (choice.plan.folds > 1 || !choice.plan.networks)
+        metrics[name.size() > 5 && name.compare(name.size() - 5, 5, " base") == 0
+                    ? "score_base_" + name.substr(0, name.size() - 5) : "score_" + name] = score;
     report_metrics(out, metrics, {{"mode", f.mode}, {"relative", f.relative + (asked == "auto" ? " (auto)" : "")}, {"transform", f.transform}});
     return 0;
   }

@@ -34,6 +34,8 @@ expect 2 "--relative: expected auto, none, last, season, deseason, trend or ets,
 expect 2 "--relative: 'ets' is named twice in 'ets,last,ets'" -- "$bin" train --relative ets,last,ets
 expect 2 "--relative: expected none, last, season, deseason, trend or ets, got 'auto'" -- "$bin" train --relative season,auto
 expect 2 "--combine: expected weighted or best, got 'mean'" -- "$bin" train --combine mean
+expect 2 "--folds: expected auto or a number >= 1, got 'two'" -- "$bin" train --folds two
+expect 2 "--folds: expected auto or a number >= 1, got '0'" -- "$bin" train --folds 0
 expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
@@ -157,9 +159,17 @@ fi
 # kill -9 while `--relative auto` trains its candidates (two of them finished, early stopped,
 # the third started), then --resume: config.ini still asks for auto, every candidate resumes in
 # its folder, and the final JSON equals the uninterrupted run's; the same for a weighted
-# combination (its weights come from the candidates' files).
-for combine in best weighted; do
-wk=(--data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --quiet --epochs 60 --patience 3 --hidden-size 4 --combine "$combine")
+# combination (its weights come from the candidates' files), and for a kill while the choice
+# trains its later folds (--folds 3: OUT/candidates/<form>/fold1).
+expect 2 "--folds: 6 folds move the end of the training part back by 75 steps, leaving 30 training steps, fewer than 8 windows of window + horizon = 35 steps" -- \
+  "$bin" train --data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --folds 6 --out "$tmp/nofolds"
+for variant in best weighted folds; do
+wk=(--data "$tmp/weekly.csv" --target a --season 7 --horizon 7 --quiet --epochs 60 --patience 3 --hidden-size 4)
+marker="$tmp/cut/candidates/deseason/checkpoints/last.pt"
+case $variant in
+  weighted) wk+=(--combine weighted) ;;
+  folds) wk+=(--folds 3); marker="$tmp/cut/candidates/*/fold1/checkpoints/last.pt" ;;
+esac
 "$bin" train "${wk[@]}" --out "$tmp/whole" > "$tmp/whole.json" 2> /dev/null
 killed=
 for attempt in 1 2 3; do
@@ -167,18 +177,19 @@ for attempt in 1 2 3; do
   "$bin" train "${wk[@]}" --out "$tmp/cut" > /dev/null 2>&1 &
   pid=$!
   for _ in $(seq 1 1000); do
-    [ -e "$tmp/cut/candidates/deseason/checkpoints/last.pt" ] && break
+    compgen -G "$marker" > /dev/null && break
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.01
   done
   if kill -9 "$pid" 2> /dev/null; then killed=yes; wait "$pid" 2> /dev/null; break; fi
   wait "$pid" 2> /dev/null  # it ended before the kill: again
 done
-if [ -n "$killed" ] && grep -q '^relative = auto$' "$tmp/cut/config.ini" &&
-   "$bin" train --resume "$tmp/cut" > "$tmp/cut.json" 2> /dev/null && cmp -s "$tmp/whole.json" "$tmp/cut.json"; then
+if [ -n "$killed" ] && grep -q '^relative = auto$' "$tmp/cut/config.ini" && compgen -G "$marker" > /dev/null &&
+   "$bin" train --resume "$tmp/cut" > "$tmp/cut.json" 2> /dev/null && cmp -s "$tmp/whole.json" "$tmp/cut.json" &&
+   { [ "$variant" != folds ] || grep -q '"folds":3' "$tmp/whole.json"; }; then
   passed=$((passed + 1))
 else
-  echo "FAIL: kill -9 of --relative auto --combine $combine, then --resume (killed: ${killed:-no})"; cat "$tmp/whole.json" "$tmp/cut.json" "$tmp/cut/config.ini"
+  echo "FAIL: kill -9 of --relative auto ($variant), then --resume (killed: ${killed:-no})"; cat "$tmp/whole.json" "$tmp/cut.json" "$tmp/cut/config.ini"
   failures=$((failures + 1))
 fi
 rm -rf "$tmp/whole" "$tmp/cut"

@@ -67,6 +67,25 @@ std::vector<Relative> relative_candidates(const std::string& name, Mode mode, in
   return forms;
 }
 
+FoldPlan plan_folds(int64_t train, int64_t val, int64_t horizon, int64_t longest_window, int64_t requested) {
+  TORCH_CHECK(requested >= 0, "folds: expected >= 1 (or auto), got ", requested);
+  // Fold k's training part (train - k val steps) holds 8 windows of window + horizon steps.
+  auto fits = [&](int64_t k) { return train - k * val - longest_window - horizon + 1 >= 8; };
+  FoldPlan plan;
+  if (requested > 0) {
+    TORCH_CHECK(requested == 1 || (val > 0 && fits(requested - 1)), "folds: ", requested, " folds move the end "
+                "of the training part back by ", (requested - 1) * val, " steps, leaving ", train - (requested - 1) * val,
+                " training steps, fewer than 8 windows of window + horizon = ", longest_window + horizon,
+                " steps; use fewer folds");
+    plan.folds = requested;
+    return plan;
+  }
+  if (val <= 0) return plan;
+  while (plan.folds < 4 && plan.folds * val < 3 * horizon && fits(plan.folds)) ++plan.folds;
+  plan.networks = plan.folds * val >= 2 * horizon;
+  return plan;
+}
+
 namespace {
 bool writes(const train::TrainerOptions& o) {
   return !o.out_dir.empty() && (!o.parallel || o.parallel->rank() == 0);
@@ -125,7 +144,21 @@ ForecasterRun train_forecaster(const PreparedSeries& series, const TrainSettings
     for (auto& [param, value] : heads) param.copy_(value);
   }
   ForecasterRun run;
+  run.base_loss = base_loss;
   run.result = train::train(task, *optimizer, schedule, s.trainer);
+  run.network_loss = run.result.best_metric;
+  if (series.split.val > 0 && !run.result.signal) {
+    // The last model's loss (a resumed finished run evaluated nothing: its model is the last).
+    const auto it = run.result.last_metrics.find("loss");
+    if (it != run.result.last_metrics.end()) {
+      run.final_loss = it->second;
+    } else {
+      torch::NoGradGuard no_grad;
+      model->eval();
+      run.final_loss = task.evaluate().at("loss");
+      model->train();
+    }
+  }
   // Ties go to the base (training on a perfect base has nothing to learn).
   if (!run.result.signal && base_loss <= run.result.best_metric) {
     run.base = true;
@@ -181,6 +214,48 @@ std::map<std::string, double> saved_metrics(const TrainSettings& s, Relative for
   train::load_checkpoint(path, s.trainer.app, *model, nullptr, false);
   return validation_metrics(model, series, s);
 }
+
+// The base of s.model's form fitted to `series` (heads zeroed).
+Forecaster base_model(const PreparedSeries& series, const TrainSettings& s) {
+  torch::manual_seed(s.seed);
+  Forecaster model(s.model);
+  fit_model_to_series(*model, series);
+  model->zero_heads();
+  return model;
+}
+
+double base_validation_loss(const PreparedSeries& series, const TrainSettings& s) {
+  if (series.split.val == 0) return std::numeric_limits<double>::infinity();
+  return validation_metrics(base_model(series, s), series, s).at("loss");
+}
+
+// Saves the base of s.model's form fitted to `series` as s.trainer.out_dir's best.pt and last.pt.
+void save_base_run(const PreparedSeries& series, const TrainSettings& s, double val_loss) {
+  Forecaster model = base_model(series, s);
+  auto optimizer = train::make_optimizer(model->parameters(), s.optimizer);
+  save_base(model, *optimizer, s.trainer, val_loss);
+  if (writes(s.trainer))
+    copy_file_atomically(util::join_path(s.trainer.out_dir, "checkpoints/best.pt"),
+                         util::join_path(s.trainer.out_dir, "checkpoints/last.pt"));
+}
+
+// A run without training: the base, evaluated and saved (FoldPlan::networks false).
+ForecasterRun base_run(const PreparedSeries& series, const TrainSettings& s) {
+  ForecasterRun run;
+  run.base = true;
+  run.base_loss = base_validation_loss(series, s);
+  run.result.best_metric = run.base_loss;
+  save_base_run(series, s, run.base_loss);
+  return run;
+}
+
+// The epoch of a saved model, read by the first process (`write`), which wrote it; data-parallel
+// ranks learn it through the sum.
+int64_t saved_epoch(const TrainSettings& s, const std::string& file, bool write) {
+  double epochs = write ? static_cast<double>(train::read_checkpoint_info(file, s.trainer.app).epoch) : 0.0;
+  if (s.trainer.parallel) epochs = s.trainer.parallel->all_sum({epochs})[0];
+  return static_cast<int64_t>(epochs);
+}
 }  // namespace
 
 std::vector<double> combination_weights(const std::vector<double>& val_mse) {
@@ -212,7 +287,12 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
   TORCH_CHECK(!combine || !out.empty(), "combining forms: their models are kept as checkpoints, so an "
               "output folder is needed");
   const bool separate = (forms.size() > 1 || refit) && !out.empty();
-  double best = std::numeric_limits<double>::infinity();
+  // Folds need the runs' files (and are not used to weigh a combination).
+  FoldPlan plan = settings.folds;
+  if (combine) plan = FoldPlan{};
+  if (!separate) plan.folds = 1;
+  choice.plan = plan;
+  std::vector<ForecasterRun> runs;
   for (Relative form : forms) {
     TrainSettings s = settings;
     s.model = options_of(settings, {form});
@@ -221,7 +301,7 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
       s.trainer.out_dir = folder(form);
       s.trainer.resume = resume && util::path_exists(util::join_path(s.trainer.out_dir, "checkpoints/last.pt"));
     }
-    const ForecasterRun run = train_forecaster(series, s);
+    const ForecasterRun run = plan.networks ? train_forecaster(series, s) : base_run(series, s);
     const train::TrainResult& r = run.result;
     choice.val_losses[to_string(form)] = r.best_metric;
     choice.kept_base[to_string(form)] = run.base;
@@ -231,16 +311,69 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
       choice.result = r;
       return choice;
     }
-    if (r.best_metric < best || choice.val_losses.size() == 1) {
-      best = r.best_metric;
-      choice.chosen = form;
-      choice.result = r;
-      choice.base = run.base;
+    runs.push_back(run);
+  }
+  auto best_file = [&](Relative form) { return util::join_path(folder(form), "checkpoints/best.pt"); };
+  // Each candidate's mean validation loss over the folds: a form's base, and its network where
+  // it beat the base on fold 0 (its later folds trained for the epochs of its best model).
+  const int64_t F = static_cast<int64_t>(forms.size());
+  const double none = std::numeric_limits<double>::infinity();
+  std::vector<double> base_score(F), net_score(F);
+  for (int64_t i = 0; i < F; ++i) {
+    base_score[i] = runs[i].base_loss;
+    net_score[i] = plan.networks && !runs[i].base ? runs[i].network_loss : none;
+  }
+  for (int64_t k = 1; k < plan.folds; ++k) {
+    const PreparedSeries fold = earlier_origin(raw, scaler, series.split.train - k * series.split.val, series.split.val);
+    for (int64_t i = 0; i < F; ++i) {
+      TrainSettings s = settings;
+      s.model = options_of(settings, {forms[i]});
+      base_score[i] += base_validation_loss(fold, s);
+      if (net_score[i] == none) continue;
+      s.trainer.config = config_for({forms[i]});
+      s.trainer.out_dir = util::join_path(folder(forms[i]), "fold" + std::to_string(k));
+      s.trainer.resume = resume && util::path_exists(util::join_path(s.trainer.out_dir, "checkpoints/last.pt"));
+      s.trainer.epochs = std::max<int64_t>(1, saved_epoch(settings, best_file(forms[i]), write));
+      s.trainer.patience = 0;
+      const ForecasterRun run = train_forecaster(fold, s);
+      if (run.result.signal) {
+        choice.chosen = forms[i];
+        choice.forms = {forms[i]};
+        choice.result = run.result;
+        return choice;
+      }
+      net_score[i] += run.final_loss;
     }
+  }
+  // The lowest mean (ties: a base, then the earlier form); without validation, the first form.
+  double best = none;
+  int64_t pick = 0;
+  bool pick_base = runs[0].base;
+  for (int64_t i = 0; i < F; ++i) {
+    base_score[i] /= static_cast<double>(plan.folds);
+    net_score[i] /= static_cast<double>(plan.folds);
+    choice.scores[to_string(forms[i]) + " base"] = base_score[i];
+    if (net_score[i] != none) choice.scores[to_string(forms[i])] = net_score[i];
+    if (base_score[i] < best) best = base_score[i], pick = i, pick_base = true;
+    if (net_score[i] < best) best = net_score[i], pick = i, pick_base = false;
+  }
+  choice.chosen = forms[pick];
+  choice.result = runs[pick].result;
+  choice.base = pick_base;
+  // The folds chose a base over the network that beat it on fold 0: saved beside that run.
+  const bool moved_base = pick_base && !runs[pick].base;
+  const std::string base_folder = util::join_path(folder(choice.chosen), "base");
+  if (moved_base) {
+    choice.result.best_metric = runs[pick].base_loss;
+    choice.kept_base[to_string(choice.chosen)] = true;
+    TrainSettings s = settings;
+    s.model = options_of(settings, {choice.chosen});
+    s.trainer.config = config_for({choice.chosen});
+    s.trainer.out_dir = base_folder;
+    save_base_run(series, s, runs[pick].base_loss);
   }
   choice.forms = combine ? forms : std::vector<Relative>{choice.chosen};
   if (!separate) return choice;
-  auto best_file = [&](Relative form) { return util::join_path(folder(form), "checkpoints/best.pt"); };
   // The weights: from each form's best model on validation (read by the first process, which
   // wrote them; the others do not write the combination).
   std::vector<double> weights(choice.forms.size(), 1.0);
@@ -273,8 +406,11 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
       save_final(series, best_file, choice.combined_val_loss);
     } else if (write) {
       util::create_directories(util::join_path(out, "checkpoints"));
-      for (const char* f : {"checkpoints/best.pt", "checkpoints/last.pt", "metrics.jsonl"})
-        copy_file_atomically(util::join_path(folder(choice.chosen), f), util::join_path(out, f));
+      const std::string from = folder(choice.chosen);
+      copy_file_atomically(util::join_path(moved_base ? base_folder : from, "checkpoints/best.pt"),
+                           util::join_path(out, "checkpoints/best.pt"));
+      for (const char* f : {"checkpoints/last.pt", "metrics.jsonl"})
+        copy_file_atomically(util::join_path(from, f), util::join_path(out, f));
     }
     return choice;
   }
@@ -285,9 +421,8 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
   auto refit_folder = [&](Relative form) { return combine ? util::join_path(folder(form), "refit") : out; };
   auto refit_file = [&](Relative form) { return util::join_path(refit_folder(form), "checkpoints/best.pt"); };
   for (Relative form : choice.forms) {
-    double epochs = write ? static_cast<double>(train::read_checkpoint_info(best_file(form), settings.trainer.app).epoch) : 0.0;
-    if (settings.trainer.parallel) epochs = settings.trainer.parallel->all_sum({epochs})[0];
-    choice.refit_epochs[to_string(form)] = static_cast<int64_t>(epochs);
+    const int64_t epochs = choice.kept_base.at(to_string(form)) ? 0 : saved_epoch(settings, best_file(form), write);
+    choice.refit_epochs[to_string(form)] = epochs;
     TrainSettings s = settings;
     s.model = options_of(settings, {form});
     s.trainer.config = config_for({form});
@@ -296,11 +431,12 @@ CandidateChoice train_candidates(const data::Series& raw, const PreparedSeries& 
       Forecaster model(s.model);
       fit_model_to_series(*model, all);
       auto optimizer = train::make_optimizer(model->parameters(), s.optimizer);
-      save_base(model, *optimizer, s.trainer, choice.val_losses.at(to_string(form)));
+      save_base(model, *optimizer, s.trainer,
+                form == choice.chosen ? choice.result.best_metric : choice.val_losses.at(to_string(form)));
       if (write) copy_file_atomically(refit_file(form), util::join_path(refit_folder(form), "checkpoints/last.pt"));
       continue;
     }
-    s.trainer.epochs = std::max<int64_t>(1, static_cast<int64_t>(epochs));
+    s.trainer.epochs = std::max<int64_t>(1, epochs);
     s.trainer.patience = 0;
     s.trainer.resume = resume && util::path_exists(util::join_path(refit_folder(form), "checkpoints/last.pt"));
     choice.refit = train_forecaster(all, s).result;

@@ -42,6 +42,16 @@ PreparedSeries without_validation(const data::Series& series, const PreparedSeri
   return p;
 }
 
+PreparedSeries earlier_origin(const data::Series& series, data::ScalerKind scaler, int64_t train, int64_t val) {
+  TORCH_CHECK(train >= 1 && val >= 1 && train + val <= series.values.size(0), "earlier_origin: training ", train,
+              " and validation ", val, " steps of a series of ", series.values.size(0));
+  PreparedSeries p;
+  p.split = {train, val, 0};
+  p.scaler = data::Scaler::fit(scaler, series.values.narrow(0, 0, train));
+  p.scaled = p.scaler.transform(series.values.narrow(0, 0, train + val));
+  return p;
+}
+
 WindowTask::WindowTask(Forecaster model, torch::Tensor scaled, data::SplitSizes split,
                        int64_t batch_size, uint64_t seed, torch::Device device, train::Shard shard)
     : model_(std::move(model)), scaled_(std::move(scaled)), batch_size_(batch_size * shard.world_size),

@@ -55,6 +55,23 @@ int64_t ets_window(int64_t window, int64_t season, int64_t train_steps, int64_t 
 /// target's scaled training values).
 void fit_model_to_series(ForecasterImpl& model, const PreparedSeries& series);
 
+/// How the choice among forms (train_candidates) reads validation: `folds` origins, and whether
+/// the forms' networks compete with their bases or only the bases (zero heads) do.
+struct FoldPlan {
+  int64_t folds = 1;
+  bool networks = true;
+};
+
+/// The folds for a series whose training and validation parts have `train` and `val` steps,
+/// forms whose longest window is `longest_window`. Fold 0 is the validation part; fold k moves
+/// the end of the training part back by k val steps (validation: the val steps after it).
+/// `requested` > 0: that many folds, networks competing (refused when a fold's training part
+/// would hold fewer than 8 windows). 0 (auto): as many folds (at most 4) as give 3 horizons of
+/// validation steps while every fold's training part holds 8 windows; the networks compete only
+/// when the folds hold 2 horizons of validation steps (else one to a few windows would choose
+/// between a base and a network fitted to them; the choice is then among the bases alone).
+FoldPlan plan_folds(int64_t train, int64_t val, int64_t horizon, int64_t longest_window, int64_t requested);
+
 /// One training run of a forecaster on a prepared series.
 struct TrainSettings {
   ForecasterOptions model{1, 1, 1};
@@ -73,6 +90,8 @@ struct TrainSettings {
   /// Called once the model is built and on its device (e.g. to give data-parallel ranks their
   /// own random streams).
   std::function<void()> after_model_built;
+  /// The choice among forms (train_candidates, not when combining).
+  FoldPlan folds;
 };
 
 /// A training run's outcome.
@@ -82,6 +101,11 @@ struct ForecasterRun {
   /// The base (the model with zero heads) had a validation loss no higher than every trained
   /// model's, so best.pt holds it (epoch 0).
   bool base = false;
+  /// Validation losses: the base's, the best trained model's (result.best_metric before the
+  /// base replaced it) and the last trained model's (infinite without a validation part).
+  double base_loss = std::numeric_limits<double>::infinity();
+  double network_loss = std::numeric_limits<double>::infinity();
+  double final_loss = std::numeric_limits<double>::infinity();
 };
 
 /// Builds the model (seeded by settings.seed), measures the validation loss of its base (heads
@@ -100,8 +124,12 @@ struct CandidateChoice {
   /// (ForecasterRun::base).
   std::map<std::string, double> val_losses;
   std::map<std::string, bool> kept_base;
-  /// The chosen run kept its base.
+  /// The chosen run kept its base (or the folds chose it).
   bool base = false;
+  /// The folds read (FoldPlan), and each candidate's mean validation loss over them, by
+  /// "<form>" (its network, when it competed) and "<form> base".
+  FoldPlan plan;
+  std::map<std::string, double> scores;
   /// Combined (by the first process): each form's validation MSE and weight, and the
   /// combination's validation loss and MSE (of the models before the refit).
   std::map<std::string, double> val_mse, weights;
@@ -123,7 +151,14 @@ using ConfigFor = std::function<std::string(const std::vector<Relative>&)>;
 
 /// Trains one run per form, each in OUT/candidates/<form> with the configuration
 /// config_for({form}) (resumed there when settings.trainer.resume and its last.pt exists;
-/// settings.window_for gives each form's window). Then, when `write` (the first process):
+/// settings.window_for gives each form's window). Without combining, the choice reads the
+/// folds of settings.folds (with OUT): each form's base is evaluated on every fold (fitted to
+/// its training part), and each form's network that beat its base on fold 0 is trained again
+/// on every further fold k, in OUT/candidates/<form>/fold<k>, from the same seed for the epochs
+/// its best model took, and evaluated at the end; the candidate of lowest mean validation loss
+/// is chosen (ties: a base, then the earlier form), a base saved in OUT/candidates/<form>/base.
+/// Without networks competing, nothing is trained: each form's base is saved as its run's
+/// best.pt and last.pt. Then, when `write` (the first process):
 /// - one form kept (`combine` false, or a single form): the one of lowest validation loss; its
 ///   checkpoints and metrics.jsonl are copied into OUT (settings.trainer.out_dir). A single form
 ///   without a refit trains in OUT directly.

@@ -33,6 +33,11 @@ data::Series log_targets(const data::Series& series);
 PreparedSeries without_validation(const data::Series& series, const PreparedSeries& prepared,
                                   data::ScalerKind scaler);
 
+/// An earlier origin of the same series: its first `train` steps for training (the scaler
+/// fitted on them), the next `val` for validation, nothing after (the folds of the choice among
+/// forms, forecast/training.h).
+PreparedSeries earlier_origin(const data::Series& series, data::ScalerKind scaler, int64_t train, int64_t val);
+
 class WindowTask : public train::TrainTask {
  public:
   /// scaled: the scaled series [N, C+K]; split: its parts; batch_size: windows per process (a
