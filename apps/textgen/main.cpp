@@ -2,6 +2,7 @@
 #include "common/cli.h"
 
 #include <seqtorch/export/textgen_export.h>
+#include <seqtorch/textgen/budget.h>
 #include <seqtorch/textgen/corpus.h>
 #include <seqtorch/textgen/fast_generator.h>
 #include <seqtorch/textgen/stream_task.h>
@@ -10,9 +11,12 @@
 #include <seqtorch/util/file_system.h>
 #include <seqtorch/util/stop_signal.h>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 namespace st = seqtorch;
 using namespace seqtorch::apps;
@@ -88,6 +92,39 @@ struct TextgenCli {
     throw std::runtime_error(std::string("the default corpus ") + SEQTORCH_DEFAULT_CORPUS +
                              " is missing: install bible-kjv and rebuild (scripts/setup.sh does both), or pass --text FILE");
   }
+  // train --time-budget S with none of the model's options given (command line, --config or a
+  // resumed run's config.ini): the model, batch and learning rate for the budget
+  // (textgen::choose_for_budget), written into `values` so config.ini records them. Not with
+  // data-parallel processes (each would probe its own speed); there the general defaults stay.
+  std::optional<st::textgen::BudgetChoice> fill_budget_defaults(const st::textgen::Corpus& corpus, torch::Device device,
+                                                                  bool parallel, po::variables_map& values) {
+    auto given = [&](const char* name) { return values.count(name) && !values[name].defaulted(); };
+    if (c.time_budget <= 0 || parallel) return std::nullopt;
+    for (const char* name : {"cell", "hidden-size", "num-layers", "dropout", "embedding-size", "tie-weights",
+                             "seq-len", "batch-size", "lr", "optimizer"})
+      if (given(name)) return std::nullopt;
+    const auto b = st::textgen::choose_for_budget(corpus, c.time_budget, device, c.seed);
+    auto set = [&](const char* name, auto& field, auto value) {
+      field = value;
+      values.at(name).value() = boost::any(value);
+    };
+    set("hidden-size", c.hidden_size, b.hidden_size);
+    set("num-layers", c.num_layers, b.num_layers);
+    set("embedding-size", embedding_size, b.embedding_size);
+    set("seq-len", seq_len, b.seq_len);
+    set("batch-size", c.batch_size, b.batch_size);
+    set("lr", c.lr, b.lr);
+    if (!c.quiet) {
+      std::string probed;
+      for (const auto& p : b.probed)
+        probed += fmt::format("{}{}x{} {:.0f}", probed.empty() ? "" : ", ", p.num_layers, p.hidden_size, p.tokens_per_s);
+      std::cerr << fmt::format("{}: --time-budget {} and no model options: LSTM {}x{}, batch {}, lr {} (tokens/s probed: {}; "
+                               "the largest with parameters <= tokens / 20 and <= the {} training symbols; {:.1f} s of probes)\n",
+                               kProgram, c.time_budget, b.num_layers, b.hidden_size, b.batch_size, b.lr, probed,
+                               corpus.train.numel(), b.probe_seconds);
+    }
+    return b;
+  }
   st::textgen::CharModelOptions model(int64_t vocab) const {
     return st::textgen::CharModelOptions(vocab).embedding_size(embedding_size).cell(cell_kind(c))
         .hidden_size(c.hidden_size).num_layers(c.num_layers).dropout(c.dropout).tie_weights(tie_weights);
@@ -107,6 +144,8 @@ int run(int argc, char** argv) {
   if (parsed.command == "train") {
     const TrainingProcesses procs(f.c, device);  // torchrun: this process's place and device
     const auto corpus = st::textgen::load_corpus(f.text_path(), f.bytes, f.val_fraction);
+    const auto budget = f.fill_budget_defaults(corpus, device, procs.parallel() != nullptr, parsed.values);
+    if (budget) st::util::seed_everything(f.c.seed);  // the probes drew from the generators: as if they had not run
     st::textgen::CharModel model(f.model(corpus.vocab.size()), corpus.vocab);
     model->to(device);
     procs.seed_streams(f.c.seed);
@@ -115,6 +154,7 @@ int run(int argc, char** argv) {
     st::train::LrSchedule sched(f.c.lr, schedule_options(f.c, f.c.epochs * task.batches_per_epoch()));
     const std::string config = procs.write_run_config(out, parsed.values);
     auto to = trainer_options(f.c, "textgen", config);
+    if (budget) to.time_budget_s = std::max(1.0, f.c.time_budget - budget->probe_seconds);  // the probes came out of it
     to.items_name = "tokens";
     to.parallel = procs.parallel();
     st::util::install_stop_handlers();
@@ -125,6 +165,12 @@ int run(int argc, char** argv) {
     metrics["steps"] = static_cast<double>(result.steps);
     metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
     metrics["train_seconds"] = result.elapsed_s;
+    if (budget) {  // what the budget rule chose
+      metrics["hidden_size"] = static_cast<double>(budget->hidden_size);
+      metrics["num_layers"] = static_cast<double>(budget->num_layers);
+      metrics["batch_size"] = static_cast<double>(budget->batch_size);
+      metrics["budget_probe_seconds"] = budget->probe_seconds;
+    }
     // Training throughput: tokens over the time in training steps (evaluations and checkpoints
     // left out).
     if (result.step_seconds > 0) metrics["tokens_per_s"] = static_cast<double>(result.items) / result.step_seconds;

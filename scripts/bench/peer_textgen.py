@@ -9,7 +9,9 @@ output layer; the training text cut into 32 parallel streams, truncated BPTT ove
 the state carried between chunks, cross-entropy, Adam (lr 0.002), gradient norm clipped to 1;
 the budget counts training only; validation: 16 streams, chunks of 256, bits per character.
 
-usage: peer_textgen.py CORPUS SECONDS THREADS [SEED]   (run with /usr/bin/python3)
+usage: peer_textgen.py CORPUS SECONDS THREADS [SEED [LAYERSxHIDDEN BATCH LR]]
+       (run with /usr/bin/python3; the last three: another model, e.g. 1x256 64 0.004, as the
+       sweep of compare_textgen.sh --sweep runs)
 """
 import json
 import math
@@ -57,6 +59,10 @@ def score(model, ids, streams=16, chunk=256):
 def main():
     corpus, budget, threads = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     seed = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    layers, hidden, streams, lr = 2, 256, 32, 0.002
+    if len(sys.argv) > 7:
+        layers, hidden = (int(v) for v in sys.argv[5].split("x"))
+        streams, lr = int(sys.argv[6]), float(sys.argv[7])
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     with open(corpus, encoding="utf-8") as f:
@@ -69,9 +75,9 @@ def main():
     def encode(xs):
         return torch.tensor([index.get(s, 0) for s in xs], dtype=torch.long)
 
-    data, val_ids = batchify(encode(train), 32), encode(val)
-    model = CharLM(vocab)
-    opt = torch.optim.Adam(model.parameters(), lr=0.002)
+    data, val_ids = batchify(encode(train), streams), encode(val)
+    model = CharLM(vocab, hidden=hidden, layers=layers)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     seq_len, steps, tokens = 100, 0, 0
     start = time.perf_counter()
     done = False
@@ -92,7 +98,8 @@ def main():
                 done = True
                 break
     trained = time.perf_counter() - start
-    print(json.dumps({"impl": "pytorch", "bits_per_char": score(model, val_ids), "steps": steps,
+    print(json.dumps({"impl": "pytorch", "model": "%dx%d" % (layers, hidden), "batch": streams, "lr": lr,
+                      "bits_per_char": score(model, val_ids), "steps": steps,
                       "train_seconds": trained, "tokens_per_s": tokens / trained}))
 
 

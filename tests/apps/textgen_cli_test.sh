@@ -23,6 +23,20 @@ if "$bin" train --text "$tmp/good.txt" "${small[@]}" > "$tmp/train.json" && grep
 else
   echo "FAIL: train"; cat "$tmp/train.json"; failures=$((failures + 1))
 fi
+# --time-budget and no model option: the budget rule picks the model (one line on stderr), and
+# config.ini and the final JSON record it; a model option given leaves the general defaults.
+# The text (4,248 symbols for training): 42 streams of 101 symbols, and the smallest model (no more
+# parameters than symbols).
+if "$bin" train --text "$tmp/good.txt" --out "$tmp/budget" --time-budget 2 > "$tmp/budget.json" 2> "$tmp/budget.err" &&
+   grep -q "time-budget 2 and no model options: LSTM 1x128, batch 42, lr 0.004" "$tmp/budget.err" &&
+   grep -q '^batch-size = 42$' "$tmp/budget/config.ini" && grep -q '^hidden-size = 128$' "$tmp/budget/config.ini" &&
+   grep -q '"hidden_size":128' "$tmp/budget.json" &&
+   "$bin" train --text "$tmp/good.txt" --out "$tmp/budget2" --time-budget 2 --hidden-size 32 > /dev/null 2> "$tmp/budget2.err" &&
+   ! grep -q "no model options" "$tmp/budget2.err" && grep -q '^batch-size = 32$' "$tmp/budget2/config.ini"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: --time-budget without model options"; cat "$tmp/budget.err" "$tmp/budget/config.ini" "$tmp/budget.json"; failures=$((failures + 1))
+fi
 expect 2 "--temperature: expected >= 0, got -1" -- "$bin" sample --out "$tmp/run" --temperature -1
 expect 2 "--top-p: expected in (0, 1], got 1.5" -- "$bin" sample --out "$tmp/run" --top-p 1.5
 expect 2 "--length: expected >= 0, got -5" -- "$bin" sample --out "$tmp/run" --length -5
