@@ -112,8 +112,9 @@ struct ForecastCli {
   }
   static void folds_check(const std::string& v) {
     char* end = nullptr;
-    if (v != "auto" && (v.empty() || std::strtoll(v.c_str(), &end, 10) < 1 || *end != '\0'))
-      throw UsageError("--folds: expected auto or a number >= 1, got '" + v + "'");
+    const long long n = v == "auto" || v.empty() ? 1 : std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || (v != "auto" && (*end != '\0' || n < 1 || n > 100)))
+      throw UsageError("--folds: expected auto or a number from 1 to 100, got '" + v + "'");
   }
   // The model of these options (`relative` names one form or a combination, not auto;
   // `transform` one choice).

@@ -34,8 +34,9 @@ expect 2 "--relative: expected auto, none, last, season, deseason, trend or ets,
 expect 2 "--relative: 'ets' is named twice in 'ets,last,ets'" -- "$bin" train --relative ets,last,ets
 expect 2 "--relative: expected none, last, season, deseason, trend or ets, got 'auto'" -- "$bin" train --relative season,auto
 expect 2 "--combine: expected weighted or best, got 'mean'" -- "$bin" train --combine mean
-expect 2 "--folds: expected auto or a number >= 1, got 'two'" -- "$bin" train --folds two
-expect 2 "--folds: expected auto or a number >= 1, got '0'" -- "$bin" train --folds 0
+expect 2 "--folds: expected auto or a number from 1 to 100, got 'two'" -- "$bin" train --folds two
+expect 2 "--folds: expected auto or a number from 1 to 100, got '0'" -- "$bin" train --folds 0
+expect 2 "--folds: expected auto or a number from 1 to 100, got '99999999999999999999'" -- "$bin" train --folds 99999999999999999999
 expect 2 "--ensemble: expected >= 1, got 0" -- "$bin" train --ensemble 0
 expect 2 "--multi-series: expected global or joint, got 'both'" -- "$bin" train --multi-series both
 expect 1 "transform log: column 'units, sold' has a value <= 0" -- "$bin" train --data "$tmp/good.csv" --target '"units, sold"' --transform log "${common[@]}"
