@@ -22,6 +22,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 if [ "$same_blas" = "--sweep" ]; then
+  /usr/bin/python3 -c "import torch" 2> /dev/null || { echo "compare_textgen: --sweep needs PyTorch (python3-torch)" >&2; exit 3; }
   core=$("$build/bin/seqtorch-bench" sgemm 1 0.2 | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin).get('blas_core',''))")
   sweep=${SWEEP:-"2x256 32 0.002,1x256 64 0.002,1x512 32 0.002,1x256 64 0.004"}
   runs="$tmp/sweep.jsonl"
