@@ -283,6 +283,15 @@ TrainSettings small_settings() {
   return settings;
 }
 
+// One target series "y" of these values ([N]).
+data::Series one_series(const torch::Tensor& values) {
+  data::Series s;
+  s.names = {"y"};
+  s.targets = 1;
+  s.values = values.to(torch::kDouble).view({-1, 1});
+  return s;
+}
+
 // A series that repeats exactly (season 4): seasonal naive is perfect on validation, so
 // training keeps the base; with a refit the base is saved rescaled.
 TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
@@ -320,11 +329,7 @@ TEST(ForecastTraining, TheBaseIsKeptWhenTrainingNeverBeatsIt) {
 TEST(ForecastTraining, CombinedFormsAreWeightedByValidationAndRefitted) {
   test::TempDir dir;
   torch::manual_seed(3);
-  data::Series s;
-  s.names = {"y"};
-  s.targets = 1;
-  s.values = (torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) + torch::randn({100}, torch::kDouble))
-                 .view({100, 1});
+  const auto s = one_series(torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) + torch::randn({100}, torch::kDouble));
   const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
   TrainSettings settings = small_settings();
   settings.trainer.out_dir = dir.file("run");
@@ -405,10 +410,7 @@ TEST(ForecastTraining, FoldsGiveThreeHorizonsOfValidationWhereTheSeriesAllows) {
 // A fold: an earlier training part and the validation steps after it, scaled by the training
 // part alone.
 TEST(ForecastTraining, AnEarlierOriginScalesByItsOwnTrainingPart) {
-  data::Series s;
-  s.names = {"y"};
-  s.targets = 1;
-  s.values = torch::arange(1.0, 31.0, torch::kDouble).view({30, 1});
+  const auto s = one_series(torch::arange(1.0, 31.0, torch::kDouble));
   const auto p = earlier_origin(s, data::ScalerKind::standard, 10, 5);
   EXPECT_EQ(p.split.train, 10);
   EXPECT_EQ(p.split.val, 5);
@@ -443,11 +445,8 @@ double fold_base_loss(const data::Series& s, Relative form, int64_t train, int64
 TEST(ForecastTraining, TheChoiceReadsEveryFold) {
   test::TempDir dir;
   torch::manual_seed(5);
-  data::Series s;
-  s.names = {"y"};
-  s.targets = 1;
-  s.values = (torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) +
-              torch::linspace(0, 6, 100, torch::kDouble) + torch::randn({100}, torch::kDouble)).view({100, 1});
+  const auto s = one_series(torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) +
+                            torch::linspace(0, 6, 100, torch::kDouble) + torch::randn({100}, torch::kDouble));
   const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);  // train 60, val 20
   const std::vector<Relative> forms{Relative::last, Relative::season};
   auto config = [](const std::vector<Relative>& f) { return "relative = " + to_string(f[0]) + "\n"; };
@@ -502,12 +501,9 @@ TEST(ForecastTraining, TheFoldsCanChooseTheBaseOverANetworkThatBeatItOnFoldZero)
   for (int seed = 1; seed <= 12 && !found; ++seed) {
     test::TempDir dir;
     torch::manual_seed(seed);
-    data::Series s;
-    s.names = {"y"};
-    s.targets = 1;
     const auto noisy = (torch::arange(100) < 20).logical_or(torch::arange(100) >= 60);
-    s.values = (torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) +
-                torch::randn({100}, torch::kDouble) * noisy).view({100, 1});
+    const auto s = one_series(torch::tensor({4.0, 9.0, 1.0, 6.0}, torch::kDouble).repeat({25}) +
+                              torch::randn({100}, torch::kDouble) * noisy);
     const auto prep = prepare_series(s, 0.2, 0.2, data::ScalerKind::standard, 8, 4);
     TrainSettings settings = small_settings();
     settings.trainer.epochs = 6;
