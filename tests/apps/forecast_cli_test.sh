@@ -177,7 +177,7 @@ for attempt in 1 2 3; do
   rm -rf "$tmp/cut"
   "$bin" train "${wk[@]}" --out "$tmp/cut" > /dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 1000); do
+  for _ in $(seq 1 6000); do  # up to a minute: the folds come after five candidates (slow under ASan)
     compgen -G "$marker" > /dev/null && break
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.01
@@ -185,6 +185,7 @@ for attempt in 1 2 3; do
   if kill -9 "$pid" 2> /dev/null; then killed=yes; wait "$pid" 2> /dev/null; break; fi
   wait "$pid" 2> /dev/null  # it ended before the kill: again
 done
+rm -f "$tmp/cut.json"  # not the previous variant's
 if [ -n "$killed" ] && grep -q '^relative = auto$' "$tmp/cut/config.ini" && compgen -G "$marker" > /dev/null &&
    "$bin" train --resume "$tmp/cut" > "$tmp/cut.json" 2> /dev/null && cmp -s "$tmp/whole.json" "$tmp/cut.json" &&
    { [ "$variant" != folds ] || grep -q '"folds":3' "$tmp/whole.json"; }; then
