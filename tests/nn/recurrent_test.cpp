@@ -1,6 +1,7 @@
 // The recurrent layer against torch::nn::RNN / LSTM / GRU (values and every gradient), reference
 // against fused, variable lengths against running each sequence alone, initialisation, dropout,
 // save/load and bad input.
+#include <seqtorch/nn/cpu_kernel.h>
 #include <seqtorch/nn/recurrent.h>
 
 #include "support/test_util.h"
@@ -384,6 +385,67 @@ TEST(RecurrentKernel, InitialStateGradients) {
       EXPECT_TRUE(all_close(grads[0], grads[2], 1e-10, "dh0"));
       EXPECT_TRUE(all_close(grads[1], grads[3], 1e-10, "dc0"));
     }
+}
+
+// The packed per-step products (seqtorch's tiles, threads owning ranges of hidden units) against
+// the same kernel with torch's matrix product per step and against the float64 reference:
+// every cell, sizes that do not fill the last panel or tile, one and several threads (teams form
+// only when a step is big enough), both directions, padded sequences, initial states, all
+// gradients. Where the CPU lacks AVX-512 both runs take the BLAS path (and still must agree).
+TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
+  struct Size { int64_t T, B, I, H; };
+  const int threads = at::get_num_threads();
+  for (const Size s : {Size{6, 13, 11, 100}, Size{5, 1, 3, 37}, Size{4, 9, 20, 160}})
+    for (auto [cell, nl] : {std::pair{CellKind::rnn, Nonlinearity::tanh},
+                            std::pair{CellKind::rnn, Nonlinearity::relu},
+                            std::pair{CellKind::lstm, Nonlinearity::tanh},
+                            std::pair{CellKind::gru, Nonlinearity::tanh}})
+      for (int team : {1, 2}) {
+        SCOPED_TRACE(to_string(cell) + "-" + to_string(nl) + " H=" + std::to_string(s.H) +
+                     " B=" + std::to_string(s.B) + " threads=" + std::to_string(team));
+        at::set_num_threads(team);
+        torch::manual_seed(31);
+        auto options = [&](Implementation impl) {
+          return RecurrentOptions(s.I, s.H).cell(cell).nonlinearity(nl).num_layers(2)
+              .bidirectional(true).implementation(impl);
+        };
+        Recurrent ref(options(Implementation::reference)), packed(options(Implementation::kernel)),
+            blas(options(Implementation::kernel));
+        ref->to(torch::kDouble);
+        test::copy_parameters(*ref, *packed);
+        test::copy_parameters(*ref, *blas);
+        const auto x = torch::randn({s.T, s.B, s.I});
+        const auto h0 = torch::randn({4, s.B, s.H}), c0 = torch::randn({4, s.B, s.H});
+        auto lengths = torch::full({s.B}, s.T, torch::kLong);
+        for (int64_t b = 1; b < s.B; b += 3) lengths[b] = 1 + b % s.T;
+        const bool lstm = cell == CellKind::lstm;
+        struct Result { std::vector<torch::Tensor> values; };
+        auto run = [&](Recurrent& m, torch::Dtype dtype, cpu_kernel::StepProduct product) {
+          cpu_kernel::set_step_product(product);
+          auto xi = x.to(dtype).clone().requires_grad_(true);
+          auto h = h0.to(dtype).clone().requires_grad_(true);
+          auto c = c0.to(dtype).clone().requires_grad_(true);
+          auto out = m->forward(xi, {h, lstm ? c : torch::Tensor()}, lengths);
+          (out.output.sin().sum() + out.state.h.pow(2).sum() +
+           (lstm ? out.state.c.sum() : torch::zeros({}, dtype)))
+              .backward();
+          cpu_kernel::set_step_product(cpu_kernel::StepProduct::automatic);
+          std::vector<torch::Tensor> v{out.output, out.state.h, xi.grad(), h.grad()};
+          if (lstm) v.insert(v.end(), {out.state.c, c.grad()});
+          for (const auto& p : m->parameters()) v.push_back(p.grad());
+          for (auto& t : v) t = t.to(torch::kDouble);
+          return v;
+        };
+        const auto r = run(ref, torch::kDouble, cpu_kernel::StepProduct::automatic);
+        const auto p = run(packed, torch::kFloat, cpu_kernel::StepProduct::automatic);
+        const auto q = run(blas, torch::kFloat, cpu_kernel::StepProduct::blas);
+        ASSERT_EQ(r.size(), p.size());
+        for (size_t i = 0; i < r.size(); ++i) {
+          EXPECT_TRUE(all_close(p[i], q[i], 2e-5, "packed vs blas, value " + std::to_string(i)));
+          EXPECT_TRUE(all_close(p[i], r[i], 2e-5, "packed vs float64, value " + std::to_string(i)));
+        }
+      }
+  at::set_num_threads(threads);
 }
 
 // Without grad mode the kernel builds no graph and gives the same numbers.

@@ -1,15 +1,22 @@
 #include <seqtorch/nn/cpu_kernel.h>
 
 #include "simd_math.h"
+#include "step_gemm.h"
 
 #include <torch/torch.h>
 
 #include <ATen/Parallel.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace seqtorch::nn::cpu_kernel {
 
@@ -46,13 +53,15 @@ struct Dims {
 // Rows per parallel chunk: enough elements that a thread's share outweighs its start-up.
 int64_t grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
 
-// Gate math of one row (one sequence) of one step. g: the step's input projections [G], turned
-// into the activations in place; r: the recurrent projections [G].
+// Gate math of one row (one sequence) of one step, for n hidden units (H apart from one gate to
+// the next). g: the step's input projections, turned into the activations in place; r: the
+// recurrent projections.
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void lstm_forward_row(S* __restrict g, const S* __restrict r,
                                              const S* __restrict cp, S* __restrict cn,
-                                             S* __restrict tc, S* __restrict hn, int64_t H) {
-  for (int64_t j = 0; j < H; ++j) {
+                                             S* __restrict tc, S* __restrict hn, int64_t n,
+                                             int64_t H) {
+  for (int64_t j = 0; j < n; ++j) {
     const S i = sigmoid(g[j] + r[j]);
     const S f = sigmoid(g[H + j] + r[H + j]);
     const S z = tanh_of(g[2 * H + j] + r[2 * H + j]);
@@ -72,8 +81,8 @@ SEQTORCH_ALWAYS_INLINE void lstm_forward_row(S* __restrict g, const S* __restric
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void gru_forward_row(S* __restrict g, const S* __restrict r,
                                             const S* __restrict hp, S* __restrict nh,
-                                            S* __restrict hn, int64_t H) {
-  for (int64_t j = 0; j < H; ++j) {
+                                            S* __restrict hn, int64_t count, int64_t H) {
+  for (int64_t j = 0; j < count; ++j) {
     const S rg = sigmoid(g[j] + r[j]);
     const S z = sigmoid(g[H + j] + r[H + j]);
     const S n = tanh_of(g[2 * H + j] + rg * r[2 * H + j]);
@@ -87,15 +96,15 @@ SEQTORCH_ALWAYS_INLINE void gru_forward_row(S* __restrict g, const S* __restrict
 
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void rnn_forward_row(const S* __restrict g, const S* __restrict r,
-                                            S* __restrict hn, int64_t H, bool relu) {
+                                            S* __restrict hn, int64_t n, bool relu) {
   if (relu) {
-    for (int64_t j = 0; j < H; ++j) hn[j] = std::max(g[j] + r[j], S(0));
+    for (int64_t j = 0; j < n; ++j) hn[j] = std::max(g[j] + r[j], S(0));
   } else {
-    for (int64_t j = 0; j < H; ++j) hn[j] = tanh_of(g[j] + r[j]);
+    for (int64_t j = 0; j < n; ++j) hn[j] = tanh_of(g[j] + r[j]);
   }
 }
 
-// Everything one forward step's gate pass needs.
+// Everything one forward step's gate pass needs: rows b0 ... b1-1, hidden units u0 ... u1-1.
 template <typename S>
 struct ForwardStep {
   CellKind cell;
@@ -109,32 +118,34 @@ struct ForwardStep {
   S* tanh_c;
   S* hidden_n;
   const int64_t* len;
+  int64_t u0, u1;
 };
 
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void forward_rows(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
   const Dims& d = a.d;
-  const int64_t B = d.B, H = d.H, G = d.G, t = a.t;
+  const int64_t B = d.B, H = d.H, G = d.G, t = a.t, u0 = a.u0, n = a.u1 - a.u0;
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t row = t * B + b;
-    S* g = a.gates + row * G;
-    const S* r = a.rec + b * G;
-    const S* hp = a.states + (d.before(t) * B + b) * H;
-    S* hn = a.states + (d.after(t) * B + b) * H;
+    S* g = a.gates + row * G + u0;
+    const S* r = a.rec + b * G + u0;
+    const S* hp = a.states + (d.before(t) * B + b) * H + u0;
+    S* hn = a.states + (d.after(t) * B + b) * H + u0;
     if (a.len != nullptr && t >= a.len[b]) {  // padded step: the state passes through unchanged
-      std::memcpy(hn, hp, sizeof(S) * H);
+      std::memcpy(hn, hp, sizeof(S) * n);
       if (a.cells)
-        std::memcpy(a.cells + (d.after(t) * B + b) * H, a.cells + (d.before(t) * B + b) * H,
-                    sizeof(S) * H);
+        std::memcpy(a.cells + (d.after(t) * B + b) * H + u0,
+                    a.cells + (d.before(t) * B + b) * H + u0, sizeof(S) * n);
       continue;
     }
     switch (a.cell) {
       case CellKind::lstm:
-        lstm_forward_row(g, r, a.cells + (d.before(t) * B + b) * H,
-                         a.cells + (d.after(t) * B + b) * H, a.tanh_c + row * H, hn, H);
+        lstm_forward_row(g, r, a.cells + (d.before(t) * B + b) * H + u0,
+                         a.cells + (d.after(t) * B + b) * H + u0, a.tanh_c + row * H + u0, hn,
+                         n, H);
         break;
-      case CellKind::gru: gru_forward_row(g, r, hp, a.hidden_n + row * H, hn, H); break;
-      case CellKind::rnn: rnn_forward_row(g, r, hn, H, a.relu); break;
+      case CellKind::gru: gru_forward_row(g, r, hp, a.hidden_n + row * H + u0, hn, n, H); break;
+      case CellKind::rnn: rnn_forward_row(g, r, hn, n, a.relu); break;
     }
   }
 }
@@ -151,13 +162,121 @@ __attribute__((target("avx2,fma"))) void forward_rows_avx2(const ForwardStep<S>&
                                                            int64_t b1) {
   forward_rows(a, b0, b1);
 }
+// And with 16-wide AVX-512 vectors (GCC keeps to 256 bits for AVX-512 targets unless told).
+template <typename S>
+__attribute__((target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512"))) void
+forward_rows_avx512(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
+  forward_rows(a, b0, b1);
+}
 #endif
+
+template <typename S>
+void forward_rows_any(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+  if (cpu_has_avx512()) return forward_rows_avx512(a, b0, b1);
+  if (cpu_has_avx2()) return forward_rows_avx2(a, b0, b1);
+#endif
+  forward_rows_baseline(a, b0, b1);
+}
+
+std::atomic<StepProduct> step_product_setting{StepProduct::automatic};
+
+// Runs body(thread, threads) on a team of up to `threads` threads that stays together for a
+// whole layer (OpenMP, the runtime torch's own operators use): one barrier between steps instead
+// of a fork and a join per step. Without OpenMP, or inside a parallel region, a team of one.
+template <typename Body>
+void run_team(int64_t threads, const Body& body) {
+#ifdef _OPENMP
+  if (threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(static_cast<int>(threads))
+    body(static_cast<int64_t>(omp_get_thread_num()), static_cast<int64_t>(omp_get_num_threads()));
+    return;
+  }
+#endif
+  body(0, 1);
+}
+
+void team_barrier() {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
+// Threads for a step of `work` multiply-adds split into `parts`: each thread at least 2^17 of
+// them (fewer do not pay for a barrier), at most torch's intra-op thread count.
+int64_t team_size(int64_t parts, int64_t work) {
+  return std::max<int64_t>(
+      1, std::min({static_cast<int64_t>(at::get_num_threads()), parts, work >> 17}));
+}
+
+bool packed_steps(const Tensor& w_hh) {
+  return w_hh.scalar_type() == torch::kFloat &&
+         step_product_setting.load() == StepProduct::automatic && step_gemm::available();
+}
+
+// The forward steps with W_hh packed once: each thread owns a range of hidden units (whole
+// panels: all gates of those units), computes their recurrent projections for every row in
+// tiles, then their gate math; one barrier per step (the next step needs all of h(t)).
+void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const Tensor& b_hh) {
+  using namespace step_gemm;
+  const Dims& d = a.d;
+  const int64_t B = d.B, H = d.H, G = d.G, gates = G / H, u = units_per_panel(gates),
+                panels = (H + u - 1) / u;
+  const Tensor w = w_hh.contiguous();
+  const Tensor bias = b_hh.defined() ? b_hh.contiguous() : Tensor();
+  const float* wp = w.data_ptr<float>();
+  const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  Tensor packed = at::empty({panels * H * kColumns}, w.options());
+  float* pk = packed.data_ptr<float>();
+  // h(t-1) packed as the tiles read it, two buffers: threads write h(t) into one while the
+  // others may still read h(t-1) from the other.
+  const int64_t blocks = (B + kRows - 1) / kRows;
+  Tensor lhs = at::empty({2, blocks * H * kRows}, w.options());
+  float* lp[2] = {lhs[0].data_ptr<float>(), lhs[1].data_ptr<float>()};
+  float* gh = const_cast<float*>(a.rec);
+  run_team(team_size(panels, B * H * G), [&](int64_t thread, int64_t threads) {
+    const int64_t p0 = panels * thread / threads, p1 = panels * (thread + 1) / threads;
+    for (int64_t p = p0; p < p1; ++p) pack_forward_panel(pk + p * H * kColumns, wp, gates, H, p);
+    ForwardStep<float> mine = a;
+    mine.u0 = std::min(H, p0 * u);
+    mine.u1 = std::min(H, p1 * u);
+    if (d.T > 0)
+      pack_rows(lp[0], a.states + d.before(d.step(0)) * B * H, H, B, mine.u0, mine.u1, H);
+    team_barrier();
+    alignas(64) float out[kRows * kColumns];
+    for (int64_t k = 0; k < d.T; ++k) {
+      const int64_t t = d.step(k);
+      const float* h = lp[k % 2];
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t j0 = p * u, n = std::min(u, H - j0);
+        for (int64_t rb = 0; rb < B; rb += kRows) {
+          const int64_t m = std::min(kRows, B - rb);
+          tile(h + rb * H, pk + p * H * kColumns, H, m, out);
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t q = 0; q < gates; ++q) {
+              float* dst = gh + (rb + r) * G + q * H + j0;
+              const float* src = out + r * kColumns + q * u;
+              if (bp != nullptr) {
+                for (int64_t i = 0; i < n; ++i) dst[i] = src[i] + bp[q * H + j0 + i];
+              } else {
+                for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+              }
+            }
+        }
+      }
+      mine.t = t;
+      if (mine.u1 > mine.u0) forward_rows_any(mine, 0, B);
+      if (k + 1 < d.T)
+        pack_rows(lp[(k + 1) % 2], a.states + d.after(t) * B * H, H, B, mine.u0, mine.u1, H);
+      team_barrier();
+    }
+  });
+}
 
 template <typename S>
 void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Tensor& w_hh,
                    const Tensor& b_hh, const int64_t* len) {
   const int64_t B = d.B, G = d.G;
-  const Tensor w_hh_t = w_hh.t();
   Tensor gh = at::empty({B, G}, buf.gates.options());
   ForwardStep<S> a{spec.cell,
                    spec.nonlinearity == Nonlinearity::relu,
@@ -169,9 +288,14 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
                    spec.cell == CellKind::lstm ? buf.cells.data_ptr<S>() : nullptr,
                    spec.cell == CellKind::lstm ? buf.tanh_c.data_ptr<S>() : nullptr,
                    spec.cell == CellKind::gru ? buf.hidden_n.data_ptr<S>() : nullptr,
-                   len};
+                   len,
+                   0,
+                   d.H};
   const bool gru_bias = spec.cell == CellKind::gru && b_hh.defined();
-  const bool avx2 = cpu_has_avx2();
+  if constexpr (std::is_same_v<S, float>) {
+    if (packed_steps(w_hh)) return packed_forward_steps(a, w_hh, gru_bias ? b_hh : Tensor());
+  }
+  const Tensor w_hh_t = w_hh.t();
   for (int64_t k = 0; k < d.T; ++k) {
     a.t = d.step(k);
     const Tensor h_prev = buf.states.select(0, d.before(a.t));
@@ -180,14 +304,9 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
     } else {
       at::mm_out(gh, h_prev, w_hh_t);
     }
-    at::parallel_for(0, B, grain_rows(G), [&](int64_t b0, int64_t b1) {
-#ifdef SEQTORCH_HAVE_AVX2_VARIANT
-      if (avx2) return forward_rows_avx2(a, b0, b1);
-#endif
-      forward_rows_baseline(a, b0, b1);
-    });
+    at::parallel_for(0, B, grain_rows(G),
+                     [&](int64_t b0, int64_t b1) { forward_rows_any(a, b0, b1); });
   }
-  (void)avx2;
 }
 
 // The forward pass of one layer and direction. x [T, B, I] contiguous.
@@ -237,14 +356,15 @@ LayerOutput outputs_of(const LayerSpec& spec, const Buffers& buf, const Tensor& 
   return out;
 }
 
-// Gate gradients of one real row of one step. dh: dLoss/dh(t) (the step's output gradient
-// already added); dn receives the part of dLoss/dh(t-1) that does not go through W_hh.
+// Gate gradients of one real row of one step, for n hidden units (H apart from one gate to the
+// next). dh: dLoss/dh(t) (the step's output gradient already added); dn receives the part of
+// dLoss/dh(t-1) that does not go through W_hh.
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void lstm_backward_row(S* __restrict gi, const S* __restrict g,
                                               const S* __restrict cp, const S* __restrict tc,
                                               const S* __restrict dh, S* __restrict dc,
-                                              S* __restrict dn, int64_t H) {
-  for (int64_t j = 0; j < H; ++j) {
+                                              S* __restrict dn, int64_t n, int64_t H) {
+  for (int64_t j = 0; j < n; ++j) {
     const S dht = dh[j];
     const S i = g[j], f = g[H + j], z = g[2 * H + j], o = g[3 * H + j];
     const S tcj = tc[j];
@@ -262,8 +382,8 @@ template <typename S>
 SEQTORCH_ALWAYS_INLINE void gru_backward_row(S* __restrict gi, S* __restrict gh,
                                              const S* __restrict g, const S* __restrict hp,
                                              const S* __restrict nh, const S* __restrict dh,
-                                             S* __restrict dn, int64_t H) {
-  for (int64_t j = 0; j < H; ++j) {
+                                             S* __restrict dn, int64_t count, int64_t H) {
+  for (int64_t j = 0; j < count; ++j) {
     const S dht = dh[j];
     const S r = g[j], z = g[H + j], n = g[2 * H + j];
     const S dnp = dht * (S(1) - z) * (S(1) - n * n);
@@ -281,15 +401,15 @@ SEQTORCH_ALWAYS_INLINE void gru_backward_row(S* __restrict gi, S* __restrict gh,
 
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void rnn_backward_row(S* __restrict gi, const S* __restrict h,
-                                             const S* __restrict dh, S* __restrict dn, int64_t H,
+                                             const S* __restrict dh, S* __restrict dn, int64_t n,
                                              bool relu) {
   if (relu) {
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = 0; j < n; ++j) {
       gi[j] = h[j] > S(0) ? dh[j] : S(0);
       dn[j] = S(0);
     }
   } else {
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = 0; j < n; ++j) {
       gi[j] = dh[j] * (S(1) - h[j] * h[j]);
       dn[j] = S(0);
     }
@@ -314,41 +434,44 @@ struct BackwardStep {
   S* dgi;
   S* dgh;
   const int64_t* len;
+  int64_t u0, u1;  // the hidden units this pass covers
 };
 
 template <typename S>
 SEQTORCH_ALWAYS_INLINE void backward_rows(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
   const Dims& d = a.d;
-  const int64_t B = d.B, H = d.H, G = d.G, t = a.t;
+  const int64_t B = d.B, H = d.H, G = d.G, t = a.t, u0 = a.u0, n = a.u1 - a.u0;
   const bool gru = a.cell == CellKind::gru;
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t row = t * B + b;
-    S* dhb = a.dh + b * H;
-    S* dnb = a.dn + b * H;
-    S* gi = a.dgi + row * G;
-    S* gh = a.dgh + row * G;
+    S* dhb = a.dh + b * H + u0;
+    S* dnb = a.dn + b * H + u0;
+    S* gi = a.dgi + row * G + u0;
+    S* gh = a.dgh + row * G + u0;
     if (a.len != nullptr && t >= a.len[b]) {  // padded: no gate gradient; dh and dc pass through
-      std::fill(gi, gi + G, S(0));
-      if (gru) std::fill(gh, gh + G, S(0));
-      std::memcpy(dnb, dhb, sizeof(S) * H);
+      for (int64_t q = 0; q < G; q += H) {
+        std::fill(gi + q, gi + q + n, S(0));
+        if (gru) std::fill(gh + q, gh + q + n, S(0));
+      }
+      std::memcpy(dnb, dhb, sizeof(S) * n);
       continue;
     }
     if (a.dy) {
-      const S* dyb = a.dy + row * H;
-      for (int64_t j = 0; j < H; ++j) dhb[j] += dyb[j];
+      const S* dyb = a.dy + row * H + u0;
+      for (int64_t j = 0; j < n; ++j) dhb[j] += dyb[j];
     }
-    const S* g = a.gates + row * G;
+    const S* g = a.gates + row * G + u0;
     switch (a.cell) {
       case CellKind::lstm:
-        lstm_backward_row(gi, g, a.cells + (d.before(t) * B + b) * H, a.tanh_c + row * H, dhb,
-                          a.dc + b * H, dnb, H);
+        lstm_backward_row(gi, g, a.cells + (d.before(t) * B + b) * H + u0,
+                          a.tanh_c + row * H + u0, dhb, a.dc + b * H + u0, dnb, n, H);
         break;
       case CellKind::gru:
-        gru_backward_row(gi, gh, g, a.states + (d.before(t) * B + b) * H, a.hidden_n + row * H,
-                         dhb, dnb, H);
+        gru_backward_row(gi, gh, g, a.states + (d.before(t) * B + b) * H + u0,
+                         a.hidden_n + row * H + u0, dhb, dnb, n, H);
         break;
       case CellKind::rnn:
-        rnn_backward_row(gi, a.states + (d.after(t) * B + b) * H, dhb, dnb, H, a.relu);
+        rnn_backward_row(gi, a.states + (d.after(t) * B + b) * H + u0, dhb, dnb, n, a.relu);
         break;
     }
   }
@@ -364,7 +487,79 @@ __attribute__((target("avx2,fma"))) void backward_rows_avx2(const BackwardStep<S
                                                             int64_t b0, int64_t b1) {
   backward_rows(a, b0, b1);
 }
+template <typename S>
+__attribute__((target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512"))) void
+backward_rows_avx512(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
+  backward_rows(a, b0, b1);
+}
 #endif
+
+template <typename S>
+void backward_rows_any(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
+#ifdef SEQTORCH_HAVE_AVX2_VARIANT
+  if (cpu_has_avx512()) return backward_rows_avx512(a, b0, b1);
+  if (cpu_has_avx2()) return backward_rows_avx2(a, b0, b1);
+#endif
+  backward_rows_baseline(a, b0, b1);
+}
+
+// The backward steps with W_hh packed once (as the forward's): each thread owns a range of
+// hidden units, computes their gate gradients, and after the barrier (the product needs every
+// gate gradient of the step) their part of dLoss/dh(t-1) in tiles. Returns how many products it
+// made (each swapped dh and dh_next).
+int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh_next,
+                              const float* dg_rec, const Tensor& w_hh, bool need_dh0) {
+  using namespace step_gemm;
+  const Dims& d = a.d;
+  const int64_t B = d.B, H = d.H, G = d.G, panels = (H + kColumns - 1) / kColumns;
+  const Tensor w = w_hh.contiguous();
+  const float* wp = w.data_ptr<float>();
+  Tensor packed = at::empty({panels * G * kColumns}, w.options());
+  float* pk = packed.data_ptr<float>();
+  // The step's gate gradients packed as the tiles read them, two buffers (as the forward's).
+  const int64_t blocks = (B + kRows - 1) / kRows;
+  Tensor lhs = at::empty({2, blocks * G * kRows}, w.options());
+  float* lp[2] = {lhs[0].data_ptr<float>(), lhs[1].data_ptr<float>()};
+  run_team(team_size(panels, B * H * G), [&](int64_t thread, int64_t threads) {
+    const int64_t p0 = panels * thread / threads, p1 = panels * (thread + 1) / threads;
+    for (int64_t p = p0; p < p1; ++p)
+      pack_backward_panel(pk + p * G * kColumns, wp, G, H, p * kColumns,
+                          std::min(H, (p + 1) * kColumns));
+    BackwardStep<float> mine = a;
+    mine.u0 = std::min(H, p0 * kColumns);
+    mine.u1 = std::min(H, p1 * kColumns);
+    float* cur = dh;
+    float* next = dh_next;
+    alignas(64) float out[kRows * kColumns];
+    for (int64_t k = d.T - 1; k >= 0; --k) {
+      const int64_t t = d.step(k);
+      mine.t = t;
+      mine.dh = cur;
+      mine.dn = next;
+      backward_rows_any(mine, 0, B);
+      if (k == 0 && !need_dh0) break;  // dLoss/dh(0) is not asked for: skip its product
+      const float* dg = dg_rec + t * B * G;
+      float* packed_dg = lp[k % 2];
+      for (int64_t q = 0; q < G; q += H)
+        pack_rows(packed_dg, dg, G, B, q + mine.u0, q + mine.u1, G);
+      team_barrier();
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t j0 = p * kColumns, n = std::min(kColumns, H - j0);
+        for (int64_t rb = 0; rb < B; rb += kRows) {
+          const int64_t m = std::min(kRows, B - rb);
+          tile(packed_dg + rb * G, pk + p * G * kColumns, G, m, out);
+          for (int64_t r = 0; r < m; ++r) {
+            float* dst = next + (rb + r) * H + j0;
+            const float* src = out + r * kColumns;
+            for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+          }
+        }
+      }
+      std::swap(cur, next);
+    }
+  });
+  return d.T == 0 ? 0 : (need_dh0 ? d.T : d.T - 1);
+}
 
 // Per step, in reverse processing order: all gate gradients of the step in one pass, then
 // dh(t-1) = direct part + dgates W_hh in one GEMM. `dgi` receives the gradients of the input
@@ -390,23 +585,29 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
                     dc.defined() ? dc.data_ptr<S>() : nullptr,
                     dgi.data_ptr<S>(),
                     dgh.data_ptr<S>(),
-                    len};
-  const bool avx2 = cpu_has_avx2();
+                    len,
+                    0,
+                    d.H};
+  if constexpr (std::is_same_v<S, float>) {
+    if (packed_steps(w_hh)) {
+      const int64_t products = packed_backward_steps(a, dh.data_ptr<float>(),
+                                                     dh_next.data_ptr<float>(),
+                                                     (gru ? dgh : dgi).data_ptr<float>(), w_hh,
+                                                     need_dh0);
+      if (products % 2 == 1) std::swap(dh, dh_next);
+      return;
+    }
+  }
   for (int64_t k = d.T - 1; k >= 0; --k) {
     a.t = d.step(k);
     a.dh = dh.data_ptr<S>();
     a.dn = dh_next.data_ptr<S>();
-    at::parallel_for(0, d.B, grain_rows(d.G), [&](int64_t b0, int64_t b1) {
-#ifdef SEQTORCH_HAVE_AVX2_VARIANT
-      if (avx2) return backward_rows_avx2(a, b0, b1);
-#endif
-      backward_rows_baseline(a, b0, b1);
-    });
+    at::parallel_for(0, d.B, grain_rows(d.G),
+                     [&](int64_t b0, int64_t b1) { backward_rows_any(a, b0, b1); });
     if (k == 0 && !need_dh0) break;  // dLoss/dh(0) is not asked for: skip its GEMM
     dh_next.addmm_((gru ? dgh : dgi).select(0, a.t), w_hh);
     std::swap(dh, dh_next);
   }
-  (void)avx2;
 }
 
 // One layer and direction as one autograd node.
@@ -491,6 +692,9 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
 };
 
 }  // namespace
+
+void set_step_product(StepProduct product) { step_product_setting.store(product); }
+StepProduct step_product() { return step_product_setting.load(); }
 
 LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, const Tensor& c0,
                       const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,

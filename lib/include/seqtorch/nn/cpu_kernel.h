@@ -2,11 +2,11 @@
 // seqtorch's own CPU kernel for one direction of one recurrent layer (RNN tanh/ReLU, LSTM, GRU;
 // float32 and float64). It is what Implementation::kernel runs, and what `automatic` picks on the
 // CPU. The work per layer and direction:
-//   forward : the input projections of all T steps in one GEMM; per step one GEMM h W_hh^T for
-//             all gates and one pass over the gate math (no per-gate tensors, no autograd node
+//   forward : the input projections of all T steps in one GEMM; per step one product h W_hh^T for
+//             all gates (see StepProduct) and one pass over the gate math (no per-gate tensors, no autograd node
 //             per step); activations kept for the backward pass.
 //   backward: one custom autograd node per layer and direction; per step (in reverse) one pass
-//             computing all gate gradients and one GEMM for dh(t-1); then the input gradient and
+//             computing all gate gradients and one product for dh(t-1); then the input gradient and
 //             the weight gradients as single GEMMs over all T*B rows.
 // Variable lengths: rows with t >= length keep their state and output zero (as `reference`).
 // The backward pass is not itself differentiable (no double backward).
@@ -16,6 +16,16 @@ namespace seqtorch::nn::cpu_kernel {
 
 /// Whether the kernel can run a layer whose parameters are like `weight`: CPU, float32/float64.
 bool supports(const torch::Tensor& weight);
+
+/// How the per-step products with W_hh run. `automatic`: for float32 on a CPU with AVX-512 F,
+/// W_hh is packed once per layer call (forward and backward) and every step computed in
+/// seqtorch's own tiles by a team of threads that stays together over the T steps (each thread
+/// owns a range of hidden units: their products and their gate math, one barrier per step);
+/// otherwise, and with `blas`, torch's matrix product (OpenBLAS here) per step. Process-wide;
+/// for tests and benchmarks.
+enum class StepProduct { automatic, blas };
+void set_step_product(StepProduct product);
+StepProduct step_product();
 
 /// Which cell and which way through time.
 struct LayerSpec {
