@@ -1,6 +1,14 @@
 // seqtorch-bench: times one workload of issue 6's benchmark with seqtorch and prints one JSON line.
 //   seqtorch-bench WORKLOAD THREADS [SECONDS]
 // WORKLOAD: sgemm | W1 | W2 | W3-2x512 | W3-1x128 | W4-lstm512 | W4-lstm1024 | W4-lstm256 | W4-gru512
+//   | W1-1x256 | W5-attn
+//   SEQTORCH_STEP_PRODUCT=blas: the recurrent kernel's per-step products through BLAS instead of
+//   its packed tiles (nn/cpu_kernel.h), to compare.
+//   W1-1x256: W1's training step with textgen's budget model (1-layer LSTM 256, batch 64).
+//   W5-attn: an attention decoder's training step, one LSTM step at a time (the translate and
+//   caption decoders' path): Luong input feeding, LSTM 512 over [embedding 256, feed 512],
+//   general attention over 30 memory vectors of 512, combine 1024 -> 512, output layer 96, batch
+//   64, 30 steps, cross-entropy, clipping, Adam.
 //   W3-...-bf16, W3-...-int8: generation with the weights stored so (sample --weights); its JSON
 //   adds weight_mb, the weight bytes read per token
 //   membw: the bandwidth of streaming a 13 MB float32 array (the 2x512 model's weights) from
@@ -12,7 +20,10 @@
 // 8H(I+H) per token forward, the same again for each backward pass (24H(I+H) in training), a GRU
 // 6H(I+H) (18H(I+H)), the output layer 2HV (6HV).
 #include <seqtorch/decode/decoding.h>
+#include <seqtorch/nn/attention.h>
+#include <seqtorch/nn/cpu_kernel.h>
 #include <seqtorch/nn/gradients.h>
+#include <seqtorch/nn/recurrent.h>
 #include <seqtorch/textgen/char_model.h>
 #include <seqtorch/textgen/fast_generator.h>
 #include <seqtorch/train/device_step.h>
@@ -25,6 +36,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 
@@ -73,6 +85,9 @@ int main(int argc, char** argv) {
   const double budget = argc > 3 ? std::stod(argv[3]) : 3.0;
   torch::set_num_threads(threads);
   torch::manual_seed(0);
+  // SEQTORCH_STEP_PRODUCT=blas: the recurrent kernel's per-step products through BLAS (to compare).
+  if (const char* p = std::getenv("SEQTORCH_STEP_PRODUCT"); p && std::string(p) == "blas")
+    st::nn::cpu_kernel::set_step_product(st::nn::cpu_kernel::StepProduct::blas);
   try {
     if (w == "sgemm") {
       auto a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
@@ -80,9 +95,10 @@ int main(int argc, char** argv) {
       print(w, threads, "GFLOP/s", 2.0 * 2048 * 2048 * 2048 / s / 1e9, 2.0 * 2048 * 2048 * 2048 / s / 1e9);
       return 0;
     }
-    if (w == "W1" || w == "W2") {
-      const bool big = w == "W1";
-      const int64_t H = big ? 512 : 128, L = big ? 2 : 1, B = big ? 32 : 16, T = 100, E = 64, V = 96;
+    if (w == "W1" || w == "W2" || w == "W1-1x256") {
+      const bool big = w == "W1", mid = w == "W1-1x256";
+      const int64_t H = big ? 512 : mid ? 256 : 128, L = big ? 2 : 1, B = big ? 32 : mid ? 64 : 16,
+                    T = 100, E = 64, V = 96;
       auto vocab = vocab96();
       st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
       st::train::OptimizerOptions oo;
@@ -97,6 +113,47 @@ int main(int argc, char** argv) {
       }, budget);
       double flops = 6.0 * H * V;
       for (int64_t l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? E : H) + H);
+      const double tps = B * T / s;
+      print(w, threads, "tokens/s", tps, tps * flops / 1e9);
+      return 0;
+    }
+    if (w == "W5-attn") {
+      const int64_t B = 64, S = 30, T = 30, E = 256, H = 512, V = 96;
+      torch::nn::Embedding embedding(V, E);
+      st::nn::Recurrent decoder(st::nn::RecurrentOptions(E + H, H));
+      st::nn::Attention attention(st::nn::AttentionOptions(H, H).kind(st::nn::AttentionKind::general));
+      torch::nn::Linear combine(2 * H, H), project(H, V);
+      std::vector<torch::Tensor> params;
+      for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+               embedding.get(), decoder.get(), attention.get(), combine.get(), project.get()})
+        for (const auto& p : m->parameters()) params.push_back(p);
+      auto opt = st::train::make_optimizer(params, st::train::OptimizerOptions{});
+      auto memory = torch::randn({S, B, H}), h0 = torch::randn({1, B, H}), c0 = torch::randn({1, B, H});
+      auto x = torch::randint(V, {T, B}, torch::kLong), y = torch::randint(V, {T, B}, torch::kLong);
+      const double s = best_time([&] {
+        opt->zero_grad();
+        const auto mem = attention->prepare(memory, torch::Tensor());
+        st::nn::RecurrentState state{h0, c0};
+        auto feed = torch::zeros({B, H});
+        std::vector<torch::Tensor> features;
+        st::nn::cpu_kernel::PackingScope packing;  // as the translate and caption decoders do
+        for (int64_t t = 0; t < T; ++t) {
+          auto r = decoder->forward(torch::cat({embedding->forward(x[t]), feed}, 1).unsqueeze(0), state);
+          auto h = r.output.squeeze(0);
+          auto a = attention->forward(h, mem);
+          feed = torch::tanh(combine->forward(torch::cat({h, a.context}, 1)));
+          features.push_back(feed);
+          state = r.state;
+        }
+        auto logits = project->forward(torch::stack(features));
+        torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1})).backward();
+        st::nn::clip_grad_norm_(params, 1.0);
+        opt->step();
+      }, budget);
+      // LSTM 24H(I+H), combine 6(2H)H, output 6HV, general attention (keys once per batch:
+      // 6 S H H / T per token; scores and context 2 x 6 S H per token).
+      const double flops = 24.0 * H * (E + 2 * H) + 12.0 * H * H + 6.0 * H * V +
+                           6.0 * S * H * H / T + 12.0 * S * H;
       const double tps = B * T / s;
       print(w, threads, "tokens/s", tps, tps * flops / 1e9);
       return 0;

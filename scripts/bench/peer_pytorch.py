@@ -36,9 +36,8 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     V, E = 96, 64
-    if w in ("W1", "W2"):
-        big = w == "W1"
-        H, L, B, T = (512, 2, 32, 100) if big else (128, 1, 16, 100)
+    if w in ("W1", "W2", "W1-1x256"):
+        H, L, B, T = {"W1": (512, 2, 32, 100), "W2": (128, 1, 16, 100), "W1-1x256": (256, 1, 64, 100)}[w]
         emb, rnn, head = nn.Embedding(V, E), nn.LSTM(E, H, L), nn.Linear(H, V)
         params = list(emb.parameters()) + list(rnn.parameters()) + list(head.parameters())
         opt = torch.optim.Adam(params, lr=1e-3)
@@ -73,6 +72,35 @@ def main():
         flops = 2.0 * H * V + sum(8.0 * H * ((E if l == 0 else H) + H) for l in range(L))
         us = s / N * 1e6
         emit(w, threads, "us/token", us, flops / (us * 1e3))
+    elif w == "W5-attn":
+        B, S, T, E, H = 64, 30, 30, 256, 512
+        emb, cell = nn.Embedding(V, E), nn.LSTMCell(E + H, H)
+        key, combine, project = nn.Linear(H, H, bias=False), nn.Linear(2 * H, H), nn.Linear(H, V)
+        params = [p for m in (emb, cell, key, combine, project) for p in m.parameters()]
+        opt = torch.optim.Adam(params, lr=1e-3)
+        memory, h0, c0 = torch.randn(S, B, H), torch.randn(B, H), torch.randn(B, H)
+        x, y = torch.randint(V, (T, B)), torch.randint(V, (T, B))
+
+        def step():
+            opt.zero_grad()
+            values = memory.transpose(0, 1).contiguous()  # [B, S, H]
+            keys = key(values)
+            h, c, feed = h0, c0, torch.zeros(B, H)
+            features = []
+            for t in range(T):
+                h, c = cell(torch.cat([emb(x[t]), feed], 1), (h, c))
+                weights = torch.softmax(torch.bmm(h.unsqueeze(1), keys.transpose(1, 2)), -1)
+                context = torch.bmm(weights, values).squeeze(1)
+                feed = torch.tanh(combine(torch.cat([h, context], 1)))
+                features.append(feed)
+            logits = project(torch.stack(features))
+            nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1)).backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+
+        s = best_time(step, budget)
+        flops = 24.0 * H * (E + 2 * H) + 12.0 * H * H + 6.0 * H * V + 6.0 * S * H * H / T + 12.0 * S * H
+        emit(w, threads, "tokens/s", B * T / s, B * T / s * flops / 1e9)
     elif w.startswith("W4-"):
         gru = w == "W4-gru512"
         H = 1024 if w == "W4-lstm1024" else 256 if w == "W4-lstm256" else 512

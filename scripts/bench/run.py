@@ -18,7 +18,8 @@ import os
 import subprocess
 import sys
 
-WORKLOADS = ["W1", "W2", "W3-2x512", "W3-1x128", "W4-lstm512", "W4-lstm1024", "W4-lstm256", "W4-gru512"]
+WORKLOADS = ["W1", "W2", "W1-1x256", "W5-attn", "W3-2x512", "W3-1x128", "W4-lstm512", "W4-lstm1024",
+             "W4-lstm256", "W4-gru512"]
 
 
 def run(cmd, env=None):

@@ -7,6 +7,7 @@
 #include "support/test_util.h"
 
 #include <gtest/gtest.h>
+#include <optional>
 #include <torch/torch.h>
 
 namespace seqtorch::nn {
@@ -446,6 +447,66 @@ TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
         }
       }
   at::set_num_threads(threads);
+}
+
+// A layer run one step at a time (as the attention decoders run theirs) inside a PackingScope:
+// the same values and gradients, bit for bit, as without the scope, with W_hh packed once for
+// the forward steps and once for the backward steps instead of at every call; a weight changed
+// in place between steps is packed again (the results follow the change).
+TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
+  if (!cpu_kernel::packs_steps()) GTEST_SKIP() << "no packed path on this CPU (AVX-512 F)";
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru}) {
+    SCOPED_TRACE(to_string(cell));
+    torch::manual_seed(41);
+    Recurrent m(RecurrentOptions(24, 96).cell(cell).implementation(Implementation::kernel));
+    const auto x = torch::randn({6, 5, 24});
+    const int64_t T = x.size(0);
+    auto steps = [&](bool halve_at_3) {
+      RecurrentState state;
+      std::vector<torch::Tensor> outputs;
+      for (int64_t t = 0; t < T; ++t) {
+        if (halve_at_3 && t == 3) {
+          torch::NoGradGuard no_grad;
+          m->named_parameters()["weight_hh_l0"].mul_(0.5);
+        }
+        auto r = m->forward(x[t].unsqueeze(0), state);
+        outputs.push_back(r.output);
+        state = r.state;
+      }
+      return torch::cat(outputs);
+    };
+    auto train = [&](bool scope) {
+      m->zero_grad();
+      std::optional<cpu_kernel::PackingScope> packing;
+      if (scope) packing.emplace();
+      auto out = steps(false);
+      out.sin().sum().backward();
+      std::vector<torch::Tensor> v{out.detach()};
+      for (const auto& p : m->parameters()) v.push_back(p.grad().clone());
+      return v;
+    };
+    const auto plain = train(false);
+    const int64_t before = cpu_kernel::packings();
+    const auto scoped = train(true);
+    EXPECT_EQ(cpu_kernel::packings() - before, 2) << "one forward and one backward packing";
+    ASSERT_EQ(plain.size(), scoped.size());
+    for (size_t i = 0; i < plain.size(); ++i)
+      EXPECT_TRUE(torch::equal(plain[i], scoped[i])) << "value " << i;
+
+    torch::NoGradGuard no_grad;
+    const auto changed_plain = steps(true);
+    m->named_parameters()["weight_hh_l0"].mul_(2.0);  // back (exact: a power of two)
+    torch::Tensor changed_scoped;
+    {
+      cpu_kernel::PackingScope packing;
+      const int64_t start = cpu_kernel::packings();
+      changed_scoped = steps(true);
+      EXPECT_EQ(cpu_kernel::packings() - start, 2) << "packed again after the change";
+    }
+    m->named_parameters()["weight_hh_l0"].mul_(2.0);
+    EXPECT_TRUE(torch::equal(changed_plain, changed_scoped));
+    EXPECT_FALSE(torch::equal(changed_plain, plain[0]));
+  }
 }
 
 // Without grad mode the kernel builds no graph and gives the same numbers.

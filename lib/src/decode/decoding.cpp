@@ -1,4 +1,5 @@
 #include <seqtorch/decode/decoding.h>
+#include <seqtorch/nn/cpu_kernel.h>
 
 #include <torch/torch.h>
 
@@ -39,6 +40,7 @@ std::vector<std::vector<Hypothesis>> sample_rows(StepModel& model, const StepRes
   const int64_t longest = *std::max_element(max_len.begin(), max_len.end());
   torch::Tensor log_probs = start.log_probs, att = start.attention;
   StepState state = start.state;
+  nn::cpu_kernel::PackingScope packing;  // recurrent weights packed once for all steps (CPU)
   for (int64_t len = 1; len <= longest; ++len) {
     auto next = next_tokens(log_probs, sampling, sampler);  // [B]
     auto picked = log_probs.gather(1, next.unsqueeze(1)).squeeze(1);
@@ -105,6 +107,7 @@ std::vector<std::vector<Hypothesis>> beam_rows(StepModel& model, const StepResul
     }
     return h;
   };
+  nn::cpu_kernel::PackingScope packing;  // recurrent weights packed once for all steps (CPU)
   for (int64_t len = 1; len <= longest; ++len) {
     auto base = torch::tensor(cum, torch::kDouble).to(device).view({B, K, 1});
     auto total = (base + log_probs.to(torch::kDouble).view({B, K, V})).view({B, K * V});
@@ -198,6 +201,7 @@ StepResult StepModel::run(const torch::Tensor& tokens, const StepState& state) {
   TORCH_CHECK(tokens.dim() == 2 && tokens.size(0) >= 1, "run: tokens: expected [T >= 1, N], got ",
               tokens.sizes());
   StepResult r{torch::Tensor(), state, torch::Tensor()};
+  nn::cpu_kernel::PackingScope packing;
   for (int64_t t = 0; t < tokens.size(0); ++t) r = step(tokens[t], r.state);
   return r;
 }

@@ -1,5 +1,6 @@
 #include <seqtorch/nn/captioner.h>
 
+#include <seqtorch/nn/cpu_kernel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -207,6 +208,7 @@ CaptionForwardOutput CaptionerImpl::forward(const torch::Tensor& images, const t
   const auto mem = memory(features);
   CaptionState state = init;
   std::vector<torch::Tensor> logits, weights;
+  cpu_kernel::PackingScope packing;  // the LSTM's W_hh packed once for all T steps (CPU)
   for (int64_t t = 0; t < inputs.size(0); ++t) {
     auto s = step(inputs[t], state, mem);
     logits.push_back(s.logits);

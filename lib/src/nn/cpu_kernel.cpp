@@ -180,6 +180,7 @@ void forward_rows_any(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
 }
 
 std::atomic<StepProduct> step_product_setting{StepProduct::automatic};
+std::atomic<int64_t> packings_made{0};
 
 // Runs body(thread, threads) on a team of up to `threads` threads that stays together for a
 // whole layer (OpenMP, the runtime torch's own operators use): one barrier between steps instead
@@ -214,10 +215,62 @@ bool packed_steps(const Tensor& w_hh) {
          step_product_setting.load() == StepProduct::automatic && step_gemm::available();
 }
 
+// Packed panels of one weight: `ready` (one bool, shared like the panels) says whether `panels`
+// already hold the packing. Undefined: the call packs into a buffer of its own.
+struct Panels {
+  Tensor panels, ready;
+  bool is_ready() const { return ready.defined() && ready.data_ptr<bool>()[0]; }
+  void set_ready() const {
+    if (ready.defined()) ready.data_ptr<bool>()[0] = true;
+  }
+};
+
+int64_t forward_panels_size(int64_t G, int64_t H) {
+  const int64_t u = step_gemm::units_per_panel(G / H);
+  return (H + u - 1) / u * H * step_gemm::kColumns;
+}
+int64_t backward_panels_size(int64_t G, int64_t H) {
+  return (H + step_gemm::kColumns - 1) / step_gemm::kColumns * G * step_gemm::kColumns;
+}
+
+// The packings a PackingScope keeps on this thread: one entry per weight (held, so that its
+// address cannot be reused by another tensor), valid while the weight's version is unchanged.
+struct ScopeEntry {
+  Tensor weight;
+  int64_t version;
+  Panels forward, backward;
+};
+thread_local std::vector<ScopeEntry>* scope_entries = nullptr;
+
+// The kept panels of w_hh (undefined outside a scope or off the packed path).
+std::pair<Panels, Panels> scoped_panels(const Tensor& w_hh) {
+  if (scope_entries == nullptr || !packed_steps(w_hh)) return {};
+  const int64_t G = w_hh.size(0), H = w_hh.size(1);
+  auto fresh = [&](int64_t n) {
+    return Panels{at::empty({n}, w_hh.options().requires_grad(false)), at::zeros({1}, torch::kBool)};
+  };
+  for (ScopeEntry& e : *scope_entries) {
+    if (e.weight.unsafeGetTensorImpl() != w_hh.unsafeGetTensorImpl()) continue;
+    if (e.version != w_hh._version()) {
+      e.version = w_hh._version();
+      e.forward = fresh(forward_panels_size(G, H));
+      e.backward = fresh(backward_panels_size(G, H));
+    }
+    return {e.forward, e.backward};
+  }
+  // A bound on what a scope holds, should a caller pass a new weight tensor at every call.
+  constexpr size_t kMaxEntries = 16;
+  if (scope_entries->size() == kMaxEntries) scope_entries->erase(scope_entries->begin());
+  scope_entries->push_back({w_hh, w_hh._version(), fresh(forward_panels_size(G, H)),
+                            fresh(backward_panels_size(G, H))});
+  return {scope_entries->back().forward, scope_entries->back().backward};
+}
+
 // The forward steps with W_hh packed once: each thread owns a range of hidden units (whole
 // panels: all gates of those units), computes their recurrent projections for every row in
 // tiles, then their gate math; one barrier per step (the next step needs all of h(t)).
-void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const Tensor& b_hh) {
+void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const Tensor& b_hh,
+                          const Panels& kept) {
   using namespace step_gemm;
   const Dims& d = a.d;
   const int64_t B = d.B, H = d.H, G = d.G, gates = G / H, u = units_per_panel(gates),
@@ -226,8 +279,10 @@ void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const
   const Tensor bias = b_hh.defined() ? b_hh.contiguous() : Tensor();
   const float* wp = w.data_ptr<float>();
   const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
-  Tensor packed = at::empty({panels * H * kColumns}, w.options());
+  const Tensor packed = kept.panels.defined() ? kept.panels : at::empty({panels * H * kColumns}, w.options());
   float* pk = packed.data_ptr<float>();
+  const bool pack = !kept.is_ready();
+  if (pack) ++packings_made;
   // h(t-1) packed as the tiles read it, two buffers: threads write h(t) into one while the
   // others may still read h(t-1) from the other.
   const int64_t blocks = (B + kRows - 1) / kRows;
@@ -236,7 +291,8 @@ void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const
   float* gh = const_cast<float*>(a.rec);
   run_team(team_size(panels, B * H * G), [&](int64_t thread, int64_t threads) {
     const int64_t p0 = panels * thread / threads, p1 = panels * (thread + 1) / threads;
-    for (int64_t p = p0; p < p1; ++p) pack_forward_panel(pk + p * H * kColumns, wp, gates, H, p);
+    if (pack)
+      for (int64_t p = p0; p < p1; ++p) pack_forward_panel(pk + p * H * kColumns, wp, gates, H, p);
     ForwardStep<float> mine = a;
     mine.u0 = std::min(H, p0 * u);
     mine.u1 = std::min(H, p1 * u);
@@ -271,11 +327,12 @@ void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const
       team_barrier();
     }
   });
+  kept.set_ready();
 }
 
 template <typename S>
 void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Tensor& w_hh,
-                   const Tensor& b_hh, const int64_t* len) {
+                   const Tensor& b_hh, const int64_t* len, const Panels& kept) {
   const int64_t B = d.B, G = d.G;
   Tensor gh = at::empty({B, G}, buf.gates.options());
   ForwardStep<S> a{spec.cell,
@@ -293,7 +350,8 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
                    d.H};
   const bool gru_bias = spec.cell == CellKind::gru && b_hh.defined();
   if constexpr (std::is_same_v<S, float>) {
-    if (packed_steps(w_hh)) return packed_forward_steps(a, w_hh, gru_bias ? b_hh : Tensor());
+    if (packed_steps(w_hh))
+      return packed_forward_steps(a, w_hh, gru_bias ? b_hh : Tensor(), kept);
   }
   const Tensor w_hh_t = w_hh.t();
   for (int64_t k = 0; k < d.T; ++k) {
@@ -312,7 +370,7 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
 // The forward pass of one layer and direction. x [T, B, I] contiguous.
 Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, const Tensor& c0,
                      const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
-                     const Tensor& b_hh, const Tensor& lengths) {
+                     const Tensor& b_hh, const Tensor& lengths, const Panels& kept) {
   const int64_t T = x.size(0), B = x.size(1), H = w_hh.size(1), G = w_hh.size(0);
   const Dims d{T, B, H, G, spec.reverse};
   Buffers buf;
@@ -335,7 +393,7 @@ Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, c
   if (spec.cell == CellKind::gru) buf.hidden_n = at::empty({T, B, H}, x.options());
   const int64_t* len = lengths.defined() ? lengths.data_ptr<int64_t>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqtorch_recurrent_forward", [&] {
-    forward_steps<scalar_t>(spec, d, buf, w_hh, b_hh, len);
+    forward_steps<scalar_t>(spec, d, buf, w_hh, b_hh, len, kept);
   });
   return buf;
 }
@@ -508,23 +566,27 @@ void backward_rows_any(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
 // gate gradient of the step) their part of dLoss/dh(t-1) in tiles. Returns how many products it
 // made (each swapped dh and dh_next).
 int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh_next,
-                              const float* dg_rec, const Tensor& w_hh, bool need_dh0) {
+                              const float* dg_rec, const Tensor& w_hh, bool need_dh0,
+                              const Panels& kept) {
   using namespace step_gemm;
   const Dims& d = a.d;
   const int64_t B = d.B, H = d.H, G = d.G, panels = (H + kColumns - 1) / kColumns;
   const Tensor w = w_hh.contiguous();
   const float* wp = w.data_ptr<float>();
-  Tensor packed = at::empty({panels * G * kColumns}, w.options());
+  const Tensor packed = kept.panels.defined() ? kept.panels : at::empty({panels * G * kColumns}, w.options());
   float* pk = packed.data_ptr<float>();
+  const bool pack = !kept.is_ready();
+  if (pack) ++packings_made;
   // The step's gate gradients packed as the tiles read them, two buffers (as the forward's).
   const int64_t blocks = (B + kRows - 1) / kRows;
   Tensor lhs = at::empty({2, blocks * G * kRows}, w.options());
   float* lp[2] = {lhs[0].data_ptr<float>(), lhs[1].data_ptr<float>()};
   run_team(team_size(panels, B * H * G), [&](int64_t thread, int64_t threads) {
     const int64_t p0 = panels * thread / threads, p1 = panels * (thread + 1) / threads;
-    for (int64_t p = p0; p < p1; ++p)
-      pack_backward_panel(pk + p * G * kColumns, wp, G, H, p * kColumns,
-                          std::min(H, (p + 1) * kColumns));
+    if (pack)
+      for (int64_t p = p0; p < p1; ++p)
+        pack_backward_panel(pk + p * G * kColumns, wp, G, H, p * kColumns,
+                            std::min(H, (p + 1) * kColumns));
     BackwardStep<float> mine = a;
     mine.u0 = std::min(H, p0 * kColumns);
     mine.u1 = std::min(H, p1 * kColumns);
@@ -558,6 +620,7 @@ int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh
       std::swap(cur, next);
     }
   });
+  kept.set_ready();
   return d.T == 0 ? 0 : (need_dh0 ? d.T : d.T - 1);
 }
 
@@ -567,7 +630,7 @@ int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh
 template <typename S>
 void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, const Tensor& dout,
                     Tensor& dh, Tensor& dc, Tensor& dgi, Tensor& dgh, const Tensor& w_hh,
-                    const int64_t* len, bool need_dh0) {
+                    const int64_t* len, bool need_dh0, const Panels& kept) {
   const bool gru = spec.cell == CellKind::gru;
   Tensor dh_next = at::empty_like(dh);
   BackwardStep<S> a{spec.cell,
@@ -593,7 +656,7 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
       const int64_t products = packed_backward_steps(a, dh.data_ptr<float>(),
                                                      dh_next.data_ptr<float>(),
                                                      (gru ? dgh : dgi).data_ptr<float>(), w_hh,
-                                                     need_dh0);
+                                                     need_dh0, kept);
       if (products % 2 == 1) std::swap(dh, dh_next);
       return;
     }
@@ -623,9 +686,13 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
       if (t->numel() == 0) *t = Tensor();
     const LayerSpec spec{static_cast<CellKind>(cell), static_cast<Nonlinearity>(nonlinearity),
                          reverse};
-    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+    const auto [kept_forward, kept_backward] = scoped_panels(w_hh);
+    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, kept_forward);
     LayerOutput out = outputs_of(spec, buf, lengths);
     ctx->save_for_backward({x, w_ih, w_hh});
+    // Inside a PackingScope every step's backward shares the scope's backward panels.
+    ctx->saved_data["kept_panels"] = kept_backward.panels;
+    ctx->saved_data["kept_ready"] = kept_backward.ready;
     ctx->saved_data["gates"] = buf.gates;
     ctx->saved_data["states"] = buf.states;
     ctx->saved_data["cells"] = buf.cells;
@@ -656,6 +723,7 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
     Buffers buf{tensor_of("gates"), tensor_of("states"), tensor_of("cells"), tensor_of("tanh_c"),
                 tensor_of("hidden_n")};
     const Tensor lengths = tensor_of("lengths");
+    const Panels kept{tensor_of("kept_panels"), tensor_of("kept_ready")};
     const bool bias = ctx->saved_data["bias"].toBool();
     const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1),
                   G = w_hh.size(0);
@@ -671,7 +739,7 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
     const int64_t* len = lengths.defined() ? lengths.data_ptr<int64_t>() : nullptr;
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqtorch_recurrent_backward", [&] {
       backward_steps<scalar_t>(spec, d, buf, dout, dh, dc, dgi, dgh, w_hh, len,
-                               ctx->needs_input_grad(1));
+                               ctx->needs_input_grad(1), kept);
     });
 
     // Everything over all T*B rows at once: one GEMM each.
@@ -694,6 +762,18 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
 }  // namespace
 
 void set_step_product(StepProduct product) { step_product_setting.store(product); }
+
+int64_t packings() { return packings_made.load(); }
+bool packs_steps() { return packed_steps(at::empty({0}, torch::kFloat)); }
+
+PackingScope::PackingScope() : owner_(scope_entries == nullptr) {
+  if (owner_) scope_entries = new std::vector<ScopeEntry>();
+}
+PackingScope::~PackingScope() {
+  if (!owner_) return;
+  delete scope_entries;
+  scope_entries = nullptr;
+}
 StepProduct step_product() { return step_product_setting.load(); }
 
 LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, const Tensor& c0,
@@ -717,7 +797,10 @@ LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, 
        (b_ih.defined() && (b_ih.requires_grad() || b_hh.requires_grad())));
   if (!needs_graph) {
     torch::NoGradGuard no_grad;
-    return outputs_of(spec, forward_pass(spec, xc, h0c, c0c, w_ih, w_hh, b_ih, b_hh, len), len);
+    return outputs_of(spec,
+                      forward_pass(spec, xc, h0c, c0c, w_ih, w_hh, b_ih, b_hh, len,
+                                   scoped_panels(w_hh).first),
+                      len);
   }
   const Tensor none = at::empty({0}, xc.options());
   auto given = [&](const Tensor& t) { return t.defined() ? t : none; };

@@ -1,5 +1,6 @@
 #include <seqtorch/nn/seq2seq.h>
 
+#include <seqtorch/nn/cpu_kernel.h>
 #include <torch/torch.h>
 
 namespace seqtorch::nn {
@@ -146,6 +147,7 @@ torch::Tensor Seq2SeqImpl::features(const torch::Tensor& source, const torch::Te
   }
   std::vector<torch::Tensor> features;
   features.reserve(target_in.size(0));
+  cpu_kernel::PackingScope packing;  // the decoder's W_hh packed once for all T steps (CPU)
   for (int64_t t = 0; t < target_in.size(0); ++t) {
     torch::Tensor tokens = target_in[t];
     if (t > 0 && teacher_forcing < 1 && torch::rand({1}).item<double>() >= teacher_forcing) {

@@ -26,6 +26,30 @@ bool supports(const torch::Tensor& weight);
 enum class StepProduct { automatic, blas };
 void set_step_product(StepProduct product);
 StepProduct step_product();
+/// Whether float32 layers take the packed path here (a CPU with AVX-512 F, `automatic`).
+bool packs_steps();
+
+/// While one lives on a thread, the kernel keeps the packing of each recurrent weight it meets
+/// (forward and backward panels) for later calls with the same weight, as long as that weight
+/// is not changed (its version counter). For decoders that run a layer one step at a time
+/// (translate, caption): the T calls of a pass, and their T backward passes, share one packing
+/// instead of packing W_hh 2T times. Open one around such a loop, not around a training step
+/// (the optimiser's update changes the weights: the next call packs again, correctly, but the
+/// old packing is held until the scope ends). Nested scopes share the outermost one.
+class PackingScope {
+ public:
+  PackingScope();
+  ~PackingScope();
+  PackingScope(const PackingScope&) = delete;
+  PackingScope& operator=(const PackingScope&) = delete;
+
+ private:
+  bool owner_;
+};
+
+/// How many times this process has packed a recurrent weight (forward and backward panels count
+/// one each); for tests.
+int64_t packings();
 
 /// Which cell and which way through time.
 struct LayerSpec {
