@@ -450,9 +450,10 @@ TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
 }
 
 // A layer run one step at a time (as the attention decoders run theirs) inside a PackingScope:
-// the same values and gradients, bit for bit, as without the scope, with W_hh packed once for
-// the forward steps and once for the backward steps instead of at every call; a weight changed
-// in place between steps is packed again (the results follow the change).
+// the same values and gradients as without the scope (there, calls of one step take the BLAS
+// path: equal within float32 rounding), with W_hh packed once for the forward steps and once
+// for the backward steps; a weight changed in place between steps is packed again (the results
+// follow the change: a stale packing would differ by far more than the tolerance).
 TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
   if (!cpu_kernel::packs_steps()) GTEST_SKIP() << "no packed path on this CPU (AVX-512 F)";
   for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru}) {
@@ -491,7 +492,7 @@ TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
     EXPECT_EQ(cpu_kernel::packings() - before, 2) << "one forward and one backward packing";
     ASSERT_EQ(plain.size(), scoped.size());
     for (size_t i = 0; i < plain.size(); ++i)
-      EXPECT_TRUE(torch::equal(plain[i], scoped[i])) << "value " << i;
+      EXPECT_TRUE(all_close(plain[i], scoped[i], 2e-5, "value " + std::to_string(i)));
 
     torch::NoGradGuard no_grad;
     const auto changed_plain = steps(true);
@@ -504,8 +505,8 @@ TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
       EXPECT_EQ(cpu_kernel::packings() - start, 2) << "packed again after the change";
     }
     m->named_parameters()["weight_hh_l0"].mul_(2.0);
-    EXPECT_TRUE(torch::equal(changed_plain, changed_scoped));
-    EXPECT_FALSE(torch::equal(changed_plain, plain[0]));
+    EXPECT_TRUE(all_close(changed_plain, changed_scoped, 2e-5, "after the change"));
+    EXPECT_FALSE(all_close(changed_plain, plain[0], 1e-2, "the change matters"));
   }
 }
 

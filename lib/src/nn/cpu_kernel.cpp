@@ -225,6 +225,13 @@ struct Panels {
   }
 };
 
+// Packing W_hh costs about what OpenBLAS spends packing it for one step's product, so a call of
+// fewer than 4 steps keeps to BLAS, unless a PackingScope holds the packing for later calls.
+bool worth_packing(int64_t T, const Panels& kept) {
+  constexpr int64_t kMinSteps = 4;
+  return T >= kMinSteps || kept.panels.defined();
+}
+
 int64_t forward_panels_size(int64_t G, int64_t H) {
   const int64_t u = step_gemm::units_per_panel(G / H);
   return (H + u - 1) / u * H * step_gemm::kColumns;
@@ -350,7 +357,7 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
                    d.H};
   const bool gru_bias = spec.cell == CellKind::gru && b_hh.defined();
   if constexpr (std::is_same_v<S, float>) {
-    if (packed_steps(w_hh))
+    if (packed_steps(w_hh) && worth_packing(d.T, kept))
       return packed_forward_steps(a, w_hh, gru_bias ? b_hh : Tensor(), kept);
   }
   const Tensor w_hh_t = w_hh.t();
@@ -652,7 +659,7 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
                     0,
                     d.H};
   if constexpr (std::is_same_v<S, float>) {
-    if (packed_steps(w_hh)) {
+    if (packed_steps(w_hh) && worth_packing(d.T, kept)) {
       const int64_t products = packed_backward_steps(a, dh.data_ptr<float>(),
                                                      dh_next.data_ptr<float>(),
                                                      (gru ? dgh : dgi).data_ptr<float>(), w_hh,

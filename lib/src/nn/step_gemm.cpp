@@ -18,12 +18,19 @@ int64_t units_per_panel(int64_t gates) { return kColumns / gates; }
 void pack_forward_panel(float* panel, const float* w, int64_t gates, int64_t H, int64_t p) {
   const int64_t u = units_per_panel(gates);
   std::fill(panel, panel + H * kColumns, 0.f);
-  for (int64_t q = 0; q < gates; ++q)
-    for (int64_t i = 0; i < u && p * u + i < H; ++i) {
-      const float* row = w + (q * H + p * u + i) * H;
-      float* column = panel + q * u + i;
-      for (int64_t k = 0; k < H; ++k) column[k * kColumns] = row[k];
-    }
+  // Blocks of 16 values of each of the panel's rows of W: 64 contiguous bytes read per row, 16
+  // panel rows written, all in L1 (column by column, with every write 128 bytes from the last,
+  // packing a 2048 x 512 W_hh took 2.4-2.8x as long).
+  constexpr int64_t kBlock = 16;
+  for (int64_t k0 = 0; k0 < H; k0 += kBlock) {
+    const int64_t k1 = std::min(H, k0 + kBlock);
+    for (int64_t q = 0; q < gates; ++q)
+      for (int64_t i = 0; i < u && p * u + i < H; ++i) {
+        const float* row = w + (q * H + p * u + i) * H;
+        float* column = panel + q * u + i;
+        for (int64_t k = k0; k < k1; ++k) column[k * kColumns] = row[k];
+      }
+  }
 }
 
 void pack_backward_panel(float* panel, const float* w, int64_t G, int64_t H, int64_t j0,
