@@ -2,12 +2,12 @@
 // seqtorch's own CPU kernel for one direction of one recurrent layer (RNN tanh/ReLU, LSTM, GRU;
 // float32 and float64). It is what Implementation::kernel runs, and what `automatic` picks on the
 // CPU. The work per layer and direction:
-//   forward : the input projections of all T steps in one GEMM; per step one product h W_hh^T for
-//             all gates (see StepProduct) and one pass over the gate math (no per-gate tensors, no autograd node
-//             per step); activations kept for the backward pass.
+//   forward : the input projections of all T steps in one GEMM; per step one product h W_hh^T
+//             for all gates (see StepProduct) and one pass over the gate math (no per-gate
+//             tensors, no autograd node per step); activations kept for the backward pass.
 //   backward: one custom autograd node per layer and direction; per step (in reverse) one pass
-//             computing all gate gradients and one product for dh(t-1); then the input gradient and
-//             the weight gradients as single GEMMs over all T*B rows.
+//             computing all gate gradients and one product for dh(t-1); then the input gradient
+//             and the weight gradients as single GEMMs over all T*B rows.
 // Variable lengths: rows with t >= length keep their state and output zero (as `reference`).
 // The backward pass is not itself differentiable (no double backward).
 #include <seqtorch/nn/cells.h>
