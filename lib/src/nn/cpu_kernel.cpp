@@ -122,7 +122,7 @@ struct ForwardStep {
 };
 
 template <typename S>
-SEQTORCH_ALWAYS_INLINE void forward_rows(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
+SEQTORCH_ALWAYS_INLINE void rows(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
   const Dims& d = a.d;
   const int64_t B = d.B, H = d.H, G = d.G, t = a.t, u0 = a.u0, n = a.u1 - a.u0;
   for (int64_t b = b0; b < b1; ++b) {
@@ -150,33 +150,33 @@ SEQTORCH_ALWAYS_INLINE void forward_rows(const ForwardStep<S>& a, int64_t b0, in
   }
 }
 
-// The same code compiled twice: for the baseline x86-64 (SSE2) and for AVX2 + FMA, picked at
-// run time. (`always_inline` puts the loops into each variant, vectorised for its target.)
-template <typename S>
-void forward_rows_baseline(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
-  forward_rows(a, b0, b1);
+// A step's gate pass (forward or backward: `rows` is overloaded on the step) compiled three
+// times: for the baseline x86-64 (SSE2), for AVX2 + FMA and for AVX-512 with 16-wide vectors
+// (GCC keeps to 256 bits for AVX-512 targets unless told), picked at run time.
+// (`always_inline` puts the loops into each variant, vectorised for its target.)
+template <typename Step>
+void rows_baseline(const Step& a, int64_t b0, int64_t b1) {
+  rows(a, b0, b1);
 }
 #ifdef SEQTORCH_HAVE_AVX2_VARIANT
-template <typename S>
-__attribute__((target("avx2,fma"))) void forward_rows_avx2(const ForwardStep<S>& a, int64_t b0,
-                                                           int64_t b1) {
-  forward_rows(a, b0, b1);
+template <typename Step>
+__attribute__((target("avx2,fma"))) void rows_avx2(const Step& a, int64_t b0, int64_t b1) {
+  rows(a, b0, b1);
 }
-// And with 16-wide AVX-512 vectors (GCC keeps to 256 bits for AVX-512 targets unless told).
-template <typename S>
-__attribute__((target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512"))) void
-forward_rows_avx512(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
-  forward_rows(a, b0, b1);
+template <typename Step>
+__attribute__((target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512"))) void rows_avx512(
+    const Step& a, int64_t b0, int64_t b1) {
+  rows(a, b0, b1);
 }
 #endif
 
-template <typename S>
-void forward_rows_any(const ForwardStep<S>& a, int64_t b0, int64_t b1) {
+template <typename Step>
+void rows_any(const Step& a, int64_t b0, int64_t b1) {
 #ifdef SEQTORCH_HAVE_AVX2_VARIANT
-  if (cpu_has_avx512()) return forward_rows_avx512(a, b0, b1);
-  if (cpu_has_avx2()) return forward_rows_avx2(a, b0, b1);
+  if (cpu_has_avx512()) return rows_avx512(a, b0, b1);
+  if (cpu_has_avx2()) return rows_avx2(a, b0, b1);
 #endif
-  forward_rows_baseline(a, b0, b1);
+  rows_baseline(a, b0, b1);
 }
 
 std::atomic<StepProduct> step_product_setting{StepProduct::automatic};
@@ -328,7 +328,7 @@ void packed_forward_steps(const ForwardStep<float>& a, const Tensor& w_hh, const
         }
       }
       mine.t = t;
-      if (mine.u1 > mine.u0) forward_rows_any(mine, 0, B);
+      if (mine.u1 > mine.u0) rows_any(mine, 0, B);
       if (k + 1 < d.T)
         pack_rows(lp[(k + 1) % 2], a.states + d.after(t) * B * H, H, B, mine.u0, mine.u1, H);
       team_barrier();
@@ -370,7 +370,7 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
       at::mm_out(gh, h_prev, w_hh_t);
     }
     at::parallel_for(0, B, grain_rows(G),
-                     [&](int64_t b0, int64_t b1) { forward_rows_any(a, b0, b1); });
+                     [&](int64_t b0, int64_t b1) { rows_any(a, b0, b1); });
   }
 }
 
@@ -503,7 +503,7 @@ struct BackwardStep {
 };
 
 template <typename S>
-SEQTORCH_ALWAYS_INLINE void backward_rows(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
+SEQTORCH_ALWAYS_INLINE void rows(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
   const Dims& d = a.d;
   const int64_t B = d.B, H = d.H, G = d.G, t = a.t, u0 = a.u0, n = a.u1 - a.u0;
   const bool gru = a.cell == CellKind::gru;
@@ -540,32 +540,6 @@ SEQTORCH_ALWAYS_INLINE void backward_rows(const BackwardStep<S>& a, int64_t b0, 
         break;
     }
   }
-}
-
-template <typename S>
-void backward_rows_baseline(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
-  backward_rows(a, b0, b1);
-}
-#ifdef SEQTORCH_HAVE_AVX2_VARIANT
-template <typename S>
-__attribute__((target("avx2,fma"))) void backward_rows_avx2(const BackwardStep<S>& a,
-                                                            int64_t b0, int64_t b1) {
-  backward_rows(a, b0, b1);
-}
-template <typename S>
-__attribute__((target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512"))) void
-backward_rows_avx512(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
-  backward_rows(a, b0, b1);
-}
-#endif
-
-template <typename S>
-void backward_rows_any(const BackwardStep<S>& a, int64_t b0, int64_t b1) {
-#ifdef SEQTORCH_HAVE_AVX2_VARIANT
-  if (cpu_has_avx512()) return backward_rows_avx512(a, b0, b1);
-  if (cpu_has_avx2()) return backward_rows_avx2(a, b0, b1);
-#endif
-  backward_rows_baseline(a, b0, b1);
 }
 
 // The backward steps with W_hh packed once (as the forward's): each thread owns a range of
@@ -605,7 +579,7 @@ int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh
       mine.t = t;
       mine.dh = cur;
       mine.dn = next;
-      backward_rows_any(mine, 0, B);
+      rows_any(mine, 0, B);
       if (k == 0 && !need_dh0) break;  // dLoss/dh(0) is not asked for: skip its product
       const float* dg = dg_rec + t * B * G;
       float* packed_dg = lp[k % 2];
@@ -673,7 +647,7 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
     a.dh = dh.data_ptr<S>();
     a.dn = dh_next.data_ptr<S>();
     at::parallel_for(0, d.B, grain_rows(d.G),
-                     [&](int64_t b0, int64_t b1) { backward_rows_any(a, b0, b1); });
+                     [&](int64_t b0, int64_t b1) { rows_any(a, b0, b1); });
     if (k == 0 && !need_dh0) break;  // dLoss/dh(0) is not asked for: skip its GEMM
     dh_next.addmm_((gru ? dgh : dgi).select(0, a.t), w_hh);
     std::swap(dh, dh_next);
