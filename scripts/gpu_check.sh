@@ -15,7 +15,7 @@
 #       (nothing is installed); without it the system's fmt, Boost and GoogleTest are used.
 #       --libtorch: a LibTorch prefix (default: $PYTHON's torch.utils.cmake_prefix_path).
 #       --quick: no speed comparison. --only LIST: after the build, only these steps (comma-
-#       separated: suite, cuda, textgen, forecast, translate, caption, dist, speed, profile). PYTHON: the Python with torch (default: python3).
+#       separated: suite, cuda, textgen, forecast, translate, caption, dist, speed, profile, graph). PYTHON: the Python with torch (default: python3).
 # Exit status 0 only when every step passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -247,6 +247,9 @@ if [ "$quick" = 0 ] && [ -n "$corpus" ]; then
   step speed 400 "$py" scripts/bench/gpu_textgen.py --bin "$bin/seqtorch-textgen" --corpus "$corpus" --sync
   step profile 120 "$py" scripts/bench/gpu_textgen.py --bin "$bin/seqtorch-textgen" --corpus "$corpus" \
     --profile 2x512x32 --bench "$bin/seqtorch-bench"
+  # The training step captured in a CUDA graph, both sides, on the issue's four configurations.
+  step graph 600 "$py" scripts/bench/gpu_textgen.py --bin "$bin/seqtorch-textgen" --corpus "$corpus" \
+    --graph --configs 2x512x32,2x512x128,1x1024x64,1x128x16
 fi
 
 printf '%s\n' "" "== gpu_check summary ($(head -1 "$out/machine.log"))" "${summary[@]}" | tee "$out/summary.log"

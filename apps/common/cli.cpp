@@ -70,6 +70,7 @@ po::options_description training_options(CommonOptions& c) {
       ("time-budget", po::value(&c.time_budget)->default_value(c.time_budget, short_text(c.time_budget))->notifier(at_least("time-budget", 0.0)), "stop after this many seconds (0: none)")
       ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps)->notifier(at_least<int64_t>("max-steps", 0)), "stop after this many optimiser steps (0: no limit)")
       ("sync-steps", po::value(&c.sync_steps)->default_value(false)->implicit_value(true), "GPU: decide each step's non-finite skip on the host (slower; by default Adam/AdamW skip on the GPU)")
+      ("cuda-graph", po::value(&c.cuda_graph)->default_value(c.cuda_graph, c.cuda_graph ? "on" : "off"), "GPU: on | off. on: replay the training step as one captured CUDA graph where the app allows it (textgen; with Adam/AdamW, no --accumulate, no --sync-steps); off: launch each step's kernels")
       ("dist-timeout", po::value(&c.dist_timeout)->default_value(c.dist_timeout, short_text(c.dist_timeout))->notifier(above("dist-timeout", 0.0)), "under torchrun: seconds after which a dead or hung rank ends the job with an error")
       ("dist-backend", po::value(&c.dist_backend)->default_value(c.dist_backend)->notifier(one_of("dist-backend", {"auto", "gloo", "nccl"})), "under torchrun: auto (NCCL on CUDA where built, else Gloo) | gloo | nccl")
       ("resume", po::value(&c.resume), "DIR: continue the run in DIR from DIR/checkpoints/last.pt, with DIR/config.ini beneath the command line");
@@ -401,6 +402,7 @@ train::TrainerOptions trainer_options(const CommonOptions& c, const std::string&
   o.time_budget_s = c.time_budget;
   o.max_steps = c.max_steps;
   o.synchronous_steps = c.sync_steps;
+  o.cuda_graph = c.cuda_graph;
   o.out_dir = c.out;
   o.quiet = c.quiet;
   o.resume = !c.resume.empty();

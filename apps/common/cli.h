@@ -62,6 +62,7 @@ struct CommonOptions {
   double time_budget = 0;
   int64_t max_steps = 0;
   bool sync_steps = false;
+  bool cuda_graph = true;
   // data-parallel (under torchrun)
   double dist_timeout = 300;
   std::string dist_backend = "auto";

@@ -164,6 +164,7 @@ int run(int argc, char** argv) {
     metrics["epochs"] = static_cast<double>(result.epochs);
     metrics["steps"] = static_cast<double>(result.steps);
     metrics["skipped_steps"] = static_cast<double>(result.skipped_steps);  // non-finite loss or gradient
+    metrics["graph_steps"] = static_cast<double>(result.graph_steps);  // replays of a captured CUDA graph
     metrics["train_seconds"] = result.elapsed_s;
     if (budget) {  // what the budget rule chose
       metrics["hidden_size"] = static_cast<double>(budget->hidden_size);

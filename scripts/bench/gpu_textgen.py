@@ -13,13 +13,19 @@ the GPU). STEPS stays below an epoch, so neither side evaluates or saves inside 
 
 --sync also runs ours with --sync-steps (the loss and the gradient norm read back at every step,
 the skip decided on the host): what those reads cost.
+--graph compares captured steps: ours as it runs by default (the step captured in a CUDA graph
+and replayed), ours with --cuda-graph off, the peer's eager loop and the peer's step captured
+with torch.cuda.graph (static input and state buffers, Adam(capturable=True), PyTorch's
+whole-network recipe: three warm-up steps on a side stream, then capture and replay), each
+interleaved and the best of REPS kept; with the graph rows, how many of ours' steps were replays
+(`graph_steps` of its final line).
 --profile LxHxB (with --bench build/bin/seqtorch-bench): where a step's time goes, both sides, on
 random tokens (vocabulary 96): forward with the loss, backward, norm clipping and the optimiser
 step each timed with a device synchronisation around it (GPU time per phase), then the whole
 step as each side runs it; for ours also with the host reads of --sync-steps.
 
 usage: gpu_textgen.py --bin build/bin/seqtorch-textgen --corpus kjv.txt [--configs 2x512x32,...]
-                      [--steps 300] [--warmup 60] [--reps 2] [--sync]
+                      [--steps 300] [--warmup 60] [--reps 2] [--sync] [--graph]
                       [--profile 2x512x32 --bench build/bin/seqtorch-bench]
 """
 import argparse
@@ -44,7 +50,7 @@ def parse_config(text):
     return layers, hidden, batch
 
 
-def ours(args, layers, hidden, batch, sync):
+def ours(args, layers, hidden, batch, sync, graph=True):
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [args.bin, "train", "--text", args.corpus, "--device", "cuda", "--quiet",
                "--num-layers", str(layers), "--hidden-size", str(hidden), "--batch-size", str(batch),
@@ -53,9 +59,15 @@ def ours(args, layers, hidden, batch, sync):
                "--out", os.path.join(tmp, "run")]
         if sync:
             cmd.append("--sync-steps")
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        if not graph:
+            cmd += ["--cuda-graph", "off"]
+        done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
         with open(os.path.join(tmp, "run", "metrics.jsonl")) as f:
             rows = [json.loads(line) for line in f]
+    try:
+        ours.graph_steps = int(json.loads(done.stdout.strip().splitlines()[-1]).get("graph_steps", -1))
+    except (ValueError, IndexError):
+        ours.graph_steps = -1
     train = {r["step"]: r["elapsed_s"] for r in rows if r.get("split") == "train" and "event" not in r}
     first = min(s for s in train if s >= args.warmup)
     last = max(train)
@@ -70,13 +82,18 @@ def load_ids(corpus):
     return torch.tensor([index[s] for s in train], dtype=torch.long), len(index) + 1
 
 
-def peer(args, ids, vocab, layers, hidden, batch):
+def peer_setup(ids, vocab, layers, hidden, batch, **adam):
+    """The peer's device, its BATCH streams of the corpus, its model and its Adam."""
     torch.manual_seed(1)
     dev = torch.device("cuda")
     per = ids.numel() // batch
     data = ids[: per * batch].view(batch, per).to(dev)
     model = CharLM(vocab, EMBED, hidden, layers).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    return dev, data, model, torch.optim.Adam(model.parameters(), lr=LR, **adam)
+
+
+def peer(args, ids, vocab, layers, hidden, batch):
+    _, data, model, opt = peer_setup(ids, vocab, layers, hidden, batch)
     state, t0 = None, None
     for step in range(1, args.steps + 1):
         i = (step - 1) * SEQ_LEN
@@ -93,6 +110,79 @@ def peer(args, ids, vocab, layers, hidden, batch):
             t0 = time.perf_counter()
     torch.cuda.synchronize()
     return (args.steps - args.warmup) * batch * SEQ_LEN / (time.perf_counter() - t0)
+
+
+def peer_graph(args, ids, vocab, layers, hidden, batch):
+    """The peer's step captured in a CUDA graph (torch.cuda.graph), replayed on copied batches."""
+    dev, data, model, opt = peer_setup(ids, vocab, layers, hidden, batch, capturable=True)
+    x = torch.zeros(SEQ_LEN, batch, dtype=torch.long, device=dev)
+    y = torch.zeros(SEQ_LEN, batch, dtype=torch.long, device=dev)
+    h = torch.zeros(layers, batch, hidden, device=dev)
+    c = torch.zeros(layers, batch, hidden, device=dev)
+
+    def load(step):
+        i = (step - 1) * SEQ_LEN
+        x.copy_(data[:, i:i + SEQ_LEN].t())
+        y.copy_(data[:, i + 1:i + 1 + SEQ_LEN].t())
+
+    def body():
+        logits, (h1, c1) = model(x, (h, c))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        h.copy_(h1.detach())
+        c.copy_(c1.detach())
+        return loss.detach()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for step in range(1, 4):
+            load(step)
+            opt.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        body()
+    t0 = None
+    for step in range(4, args.steps + 1):
+        load(step)
+        graph.replay()
+        if step == args.warmup:
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+    torch.cuda.synchronize()
+    return (args.steps - args.warmup) * batch * SEQ_LEN / (time.perf_counter() - t0)
+
+
+def graph_rows(args, ids, vocab):
+    rows = []
+    for text in args.configs.split(","):
+        layers, hidden, batch = parse_config(text)
+        if args.steps * SEQ_LEN >= ids.numel() // batch:
+            sys.exit(f"gpu_textgen: {args.steps} steps of batch {batch} exceed one epoch of the corpus")
+        best = {"ours": 0.0, "ours_eager": 0.0, "peer": 0.0, "peer_graph": 0.0}
+        for _ in range(args.reps):
+            best["ours"] = max(best["ours"], ours(args, layers, hidden, batch, False, True))
+            graph_steps = ours.graph_steps
+            best["peer_graph"] = max(best["peer_graph"], peer_graph(args, ids, vocab, layers, hidden, batch))
+            best["ours_eager"] = max(best["ours_eager"], ours(args, layers, hidden, batch, False, False))
+            best["peer"] = max(best["peer"], peer(args, ids, vocab, layers, hidden, batch))
+        row = {"config": f"{layers}xLSTM-{hidden} batch {batch}"}
+        row.update({f"{k}_tokens_per_s": round(v) for k, v in best.items()})
+        row["ratio_to_peer_graph"] = round(best["ours"] / best["peer_graph"], 3)
+        row["ours_graph_steps"] = graph_steps
+        row.update({"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+                    "steps": args.steps, "warmup": args.warmup, "reps": args.reps})
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    print(f"\n{'configuration':<26}{'ours graph':>12}{'ours eager':>12}{'peer graph':>12}{'peer eager':>12}{'ratio':>8}")
+    for r in rows:
+        print(f"{r['config']:<26}{r['ours_tokens_per_s']:>12}{r['ours_eager_tokens_per_s']:>12}"
+              f"{r['peer_graph_tokens_per_s']:>12}{r['peer_tokens_per_s']:>12}{r['ratio_to_peer_graph']:>8.3f}")
 
 
 def peer_profile(layers, hidden, batch, steps):
@@ -167,6 +257,7 @@ def main():
     p.add_argument("--warmup", type=int, default=60)
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--sync", action="store_true")
+    p.add_argument("--graph", action="store_true", help="captured steps, both sides")
     p.add_argument("--profile", help="LxHxB: a phase profile of one configuration (needs --bench)")
     p.add_argument("--bench", help="path of seqtorch-bench")
     args = p.parse_args()
@@ -176,6 +267,9 @@ def main():
         profile(args)
         return 0
     ids, vocab = load_ids(args.corpus)
+    if args.graph:
+        graph_rows(args, ids, vocab)
+        return 0
     rows = []
     for text in args.configs.split(","):
         layers, hidden, batch = parse_config(text)

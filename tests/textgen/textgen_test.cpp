@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <fstream>
 
 namespace seqtorch::textgen {
 namespace {
@@ -48,6 +49,42 @@ TEST(StreamTask, StateCarriedAcrossChunksEqualsOneLongRun) {
   EXPECT_TRUE(test::all_close(chunked.back(), full.state.h, 1e-6, "state after 3 chunks"));
   task.start_epoch(1);
   EXPECT_FALSE(task.state().h.defined()) << "a new epoch starts the streams afresh";
+}
+
+// The split a CUDA graph captures (step_inputs + static_loss, the carried state in buffers the
+// engine refreshes from StaticLoss::carry) computes what train_loss computes, chunk after chunk,
+// the short last chunk included, and a new epoch starts both afresh.
+TEST(StreamTask, StaticStepsEqualTrainLoss) {
+  auto c = corpus(std::string(300, 'a') + "the quick brown fox jumps over the lazy dog");
+  torch::manual_seed(3);
+  CharModel m(CharModelOptions(c.vocab.size()).hidden_size(16).embedding_size(8).num_layers(2), c.vocab);
+  StreamTask eager(m, c.ids, c.ids.narrow(0, 0, 50), 4, 9, torch::kCPU);
+  StreamTask split(m, c.ids, c.ids.narrow(0, 0, 50), 4, 9, torch::kCPU);
+  ASSERT_TRUE(split.capturable());
+  const int64_t batches = eager.batches_per_epoch();
+  ASSERT_GE(batches, 3);
+  ASSERT_NE((c.ids.numel() / 4 - 1) % 9, 0) << "the test wants a short last chunk";
+  std::vector<double> first_losses;
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    eager.start_epoch(epoch);
+    split.start_epoch(epoch);
+    for (int64_t i = 0; i < batches; ++i) {
+      const auto a = eager.train_loss(epoch, i);
+      const auto in = split.step_inputs(epoch, i);
+      ASSERT_EQ(in.tensors.size(), 2u);
+      EXPECT_EQ(in.items, a.items);
+      std::vector<torch::Tensor> copies;  // as the engine's static buffers
+      for (const auto& t : in.tensors) copies.push_back(t.clone(torch::MemoryFormat::Contiguous));
+      auto b = split.static_loss(copies);
+      ASSERT_EQ(b.carry.size(), 2u) << "LSTM: h and c";
+      EXPECT_NEAR(a.loss.item<double>(), b.loss.item<double>(), 1e-6) << "epoch " << epoch << " chunk " << i;
+      torch::NoGradGuard no_grad;
+      for (auto& [into, value] : b.carry) into.copy_(value);
+      EXPECT_TRUE(test::all_close(b.carry[0].first, eager.state().h, 1e-6, "carried h"));
+      if (i == 0) first_losses.push_back(a.loss.item<double>());
+    }
+  }
+  EXPECT_NEAR(first_losses[0], first_losses[1], 1e-9) << "each epoch starts from a zero state";
 }
 
 TEST(CharModel, LearnsATinyCorpusToNearZeroLossAndGreedyRepeatsIt) {
@@ -202,6 +239,78 @@ TEST(CharModelCheckpointCuda, CudaRunSamplesEvaluatesResumesAndExportsOnCpuAndGp
   auto r3 = train_on(back, c, cuda, dir.path, 5, true);
   EXPECT_EQ(r3.epochs, 5);
   EXPECT_LT(r3.best_metric, r.best_metric) << "training went on improving across devices";
+}
+
+// The training step captured in a CUDA graph against the same run launched step by step: the
+// same losses at every step (the short last chunk of each epoch runs eagerly, the schedule's
+// learning rate changes under the graph), the same weights at the end; and the fallbacks.
+TEST(StreamTaskCuda, CapturedStepsMatchEagerSteps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuDNN(false);
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "the quick brown fox jumps over the lazy dog. ";
+  auto c = corpus(text);
+  const torch::Device cuda(torch::kCUDA, 0);
+  auto run = [&](bool graph, int64_t accumulation, const std::string& out) {
+    torch::manual_seed(9);
+    CharModel m(small_model(c.vocab.size()), c.vocab);
+    m->to(cuda);
+    StreamTask task(m, c.ids, c.ids.narrow(0, 0, 200), 4, 25, cuda);
+    train::OptimizerOptions oo;
+    oo.lr = 5e-3;
+    auto opt = train::make_optimizer(m->parameters(), oo);
+    train::ScheduleOptions so;
+    so.kind = train::ScheduleKind::cosine;
+    so.warmup_steps = 5;
+    so.total_steps = 60;
+    train::LrSchedule sched(oo.lr, so);
+    train::TrainerOptions to;
+    to.epochs = 3;
+    to.quiet = true;
+    to.clip_grad_norm = 1.0;
+    to.log_every = 1;
+    to.eval_every = 7;
+    to.accumulation = accumulation;
+    to.cuda_graph = graph;
+    to.out_dir = out;
+    auto r = train::train(task, *opt, sched, to);
+    std::vector<torch::Tensor> weights;
+    for (const auto& p : m->parameters()) weights.push_back(p.detach().cpu());
+    return std::make_pair(r, weights);
+  };
+  auto losses = [](const std::string& path) {
+    std::vector<double> out;
+    std::ifstream in(path);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("\"split\":\"train\"") == std::string::npos || l.find("\"event\"") != std::string::npos) continue;
+      const auto p = l.find("\"loss\":");
+      if (p != std::string::npos) out.push_back(std::stod(l.substr(p + 7)));
+    }
+    return out;
+  };
+  test::TempDir eager_dir, graph_dir, accumulate_dir;
+  auto [eager, eager_weights] = run(false, 1, eager_dir.path);
+  auto [graph, graph_weights] = run(true, 1, graph_dir.path);
+  const int64_t batches = (c.ids.numel() / 4 - 1 + 24) / 25;
+  ASSERT_GE(batches, 4);
+  {  // a capture that failed says why in metrics.jsonl
+    std::ifstream in(graph_dir.file("metrics.jsonl"));
+    for (std::string l; std::getline(in, l);)
+      if (l.find("cuda_graph_failed") != std::string::npos) ADD_FAILURE() << l;
+  }
+  EXPECT_EQ(eager.graph_steps, 0);
+  EXPECT_EQ(graph.steps, eager.steps);
+  // Per epoch the short last chunk runs eagerly; the first two steps of the run warm up.
+  EXPECT_EQ(graph.graph_steps, graph.steps - 3 - 2) << "steps " << graph.steps;
+  const auto a = losses(eager_dir.file("metrics.jsonl")), b = losses(graph_dir.file("metrics.jsonl"));
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_EQ(static_cast<int64_t>(a.size()), eager.steps);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4 * std::abs(a[i])) << "step " << i + 1;
+  for (size_t i = 0; i < eager_weights.size(); ++i)
+    EXPECT_TRUE(test::all_close(eager_weights[i], graph_weights[i], 1e-4, "parameter " + std::to_string(i)));
+  EXPECT_NEAR(eager.best_metric, graph.best_metric, 1e-4);
+  // Gradient accumulation is not captured.
+  EXPECT_EQ(run(true, 2, accumulate_dir.path).first.graph_steps, 0);
 }
 
 }  // namespace

@@ -274,7 +274,10 @@ TEST(Checkpoint, AFullDiskFailsWithOneLineAndKeepsThePreviousCheckpoint) {
   if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (not root?)";
   struct Unmount {
     std::string at;
-    ~Unmount() { std::system(("umount " + at).c_str()); }
+    ~Unmount() {
+      const int rc = std::system(("umount " + at).c_str());  // best effort
+      (void)rc;
+    }
   } unmount{mnt};
   torch::manual_seed(6);
   auto small = make();

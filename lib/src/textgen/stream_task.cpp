@@ -26,7 +26,12 @@ StreamTask::StreamTask(CharModel model, const torch::Tensor& train_ids, torch::T
 
 int64_t StreamTask::batches_per_epoch() { return (data_.size(1) - 1 + seq_len_ - 1) / seq_len_; }
 
-void StreamTask::start_epoch(int64_t) { state_ = {}; }
+void StreamTask::start_epoch(int64_t) {
+  state_ = {};
+  torch::NoGradGuard no_grad;  // the buffers keep their storage (a captured step reads them)
+  if (static_state_.h.defined()) static_state_.h.zero_();
+  if (static_state_.c.defined()) static_state_.c.zero_();
+}
 
 train::StepLoss StreamTask::train_loss(int64_t, int64_t index) {
   const int64_t start = index * seq_len_;
@@ -36,6 +41,31 @@ train::StepLoss StreamTask::train_loss(int64_t, int64_t index) {
   state_ = train::detach_state(out.state);  // values continue, gradients stop
   auto loss = torch::nn::functional::cross_entropy(out.logits.reshape({-1, out.logits.size(2)}), y.reshape({-1}));
   return {loss, x.numel()};
+}
+
+train::StepInputs StreamTask::step_inputs(int64_t, int64_t index) {
+  const int64_t start = index * seq_len_;
+  const int64_t t = std::min(seq_len_, data_.size(1) - 1 - start);
+  auto x = data_.narrow(1, start, t).t(), y = data_.narrow(1, start + 1, t).t();  // [T, B]
+  return {{x, y}, x.numel()};
+}
+
+train::StaticLoss StreamTask::static_loss(const std::vector<torch::Tensor>& tensors) {
+  TORCH_CHECK(tensors.size() == 2, "StreamTask::static_loss: expected {tokens, targets}");
+  const auto& x = tensors[0];
+  const auto& y = tensors[1];
+  auto out = model_->forward(x, static_state_);  // before the first step: no state (zeros)
+  auto loss = torch::nn::functional::cross_entropy(out.logits.reshape({-1, out.logits.size(2)}),
+                                                   y.reshape({-1}));
+  if (!static_state_.h.defined()) {  // the first step (never a captured one) makes the buffers
+    torch::NoGradGuard no_grad;
+    static_state_.h = torch::zeros_like(out.state.h);
+    if (out.state.c.defined()) static_state_.c = torch::zeros_like(out.state.c);
+  }
+  train::StaticLoss r{loss, {}};
+  r.carry.emplace_back(static_state_.h, out.state.h);
+  if (out.state.c.defined()) r.carry.emplace_back(static_state_.c, out.state.c);
+  return r;
 }
 
 std::map<std::string, double> StreamTask::evaluate() {

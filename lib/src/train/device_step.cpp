@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <limits>
+
 namespace seqtorch::train {
 
 namespace {
@@ -11,7 +13,7 @@ namespace {
 template <class Options, class State>
 void step_group(torch::optim::OptimizerParamGroup& group, torch::optim::Optimizer& optimizer,
                 std::map<const void*, torch::Tensor>& steps, const torch::Tensor& skip,
-                bool decoupled) {
+                bool decoupled, const torch::Tensor& lr) {
   const auto& o = static_cast<const Options&>(group.options());
   auto& states = optimizer.state();
   std::vector<torch::Tensor> ps, gs, m, v, vmax, counts;
@@ -42,6 +44,19 @@ void step_group(torch::optim::OptimizerParamGroup& group, torch::optim::Optimize
   // The kernel reads the count already advanced; a skipped step advances it by 0.
   torch::_foreach_add_(counts, std::vector<torch::Tensor>(counts.size(), 1 - skip));
   const auto [beta1, beta2] = o.betas();
+#if SEQTORCH_HAVE_FUSED_ADAM_TENSOR_LR
+  if (lr.defined()) {
+    if (decoupled)
+      at::_fused_adamw_(ps, gs, m, v, vmax, counts, lr, beta1, beta2, o.weight_decay(), o.eps(),
+                        o.amsgrad(), /*maximize=*/false, /*grad_scale=*/{}, /*found_inf=*/skip);
+    else
+      at::_fused_adam_(ps, gs, m, v, vmax, counts, lr, beta1, beta2, o.weight_decay(), o.eps(),
+                       o.amsgrad(), /*maximize=*/false, /*grad_scale=*/{}, /*found_inf=*/skip);
+    return;
+  }
+#else
+  TORCH_CHECK(!lr.defined(), "DeviceStep: this LibTorch's fused Adam takes no tensor learning rate");
+#endif
   if (decoupled)
     at::_fused_adamw_(ps, gs, m, v, vmax, counts, o.lr(), beta1, beta2, o.weight_decay(), o.eps(),
                       o.amsgrad(), /*maximize=*/false, /*grad_scale=*/{}, /*found_inf=*/skip);
@@ -51,6 +66,7 @@ void step_group(torch::optim::OptimizerParamGroup& group, torch::optim::Optimize
 #else
   (void)decoupled;
   (void)skip;
+  (void)lr;
   TORCH_CHECK(false, "DeviceStep: this LibTorch has no fused Adam kernels");
 #endif
 }
@@ -84,13 +100,39 @@ DeviceStep::DeviceStep(torch::optim::Optimizer& optimizer)
 void DeviceStep::step(const torch::Tensor& skip_in) {
   torch::NoGradGuard no_grad;
   const torch::Tensor skip = skip_in.to(torch::kFloat);
-  for (auto& group : optimizer_.param_groups()) {
+  auto& groups = optimizer_.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const torch::Tensor lr = g < lrs_.size() ? lrs_[g] : torch::Tensor();
     if (decoupled_)
       step_group<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
-          group, optimizer_, steps_, skip, true);
+          groups[g], optimizer_, steps_, skip, true, lr);
     else
-      step_group<torch::optim::AdamOptions, torch::optim::AdamParamState>(group, optimizer_,
-                                                                          steps_, skip, false);
+      step_group<torch::optim::AdamOptions, torch::optim::AdamParamState>(
+          groups[g], optimizer_, steps_, skip, false, lr);
+  }
+}
+
+void DeviceStep::use_device_learning_rates() {
+  TORCH_CHECK(SEQTORCH_HAVE_FUSED_ADAM_TENSOR_LR,
+              "DeviceStep: learning rates on the device need LibTorch 2.3 or later");
+  lrs_.clear();
+  loaded_lrs_.clear();
+  for (auto& group : optimizer_.param_groups()) {
+    const auto& params = group.params();
+    lrs_.push_back(params.empty() ? torch::Tensor()
+                                  : torch::zeros({}, params[0].options().dtype(torch::kFloat)));
+    loaded_lrs_.push_back(std::numeric_limits<double>::quiet_NaN());
+  }
+  load_learning_rates();
+}
+
+void DeviceStep::load_learning_rates() {
+  auto& groups = optimizer_.param_groups();
+  for (size_t g = 0; g < lrs_.size() && g < groups.size(); ++g) {
+    const double lr = groups[g].options().get_lr();
+    if (!lrs_[g].defined() || lr == loaded_lrs_[g]) continue;
+    lrs_[g].fill_(lr);
+    loaded_lrs_[g] = lr;
   }
 }
 

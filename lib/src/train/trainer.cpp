@@ -7,6 +7,8 @@
 #include <seqtorch/util/json.h>
 #include <seqtorch/util/stop_signal.h>
 
+#include "step_graph.h"
+
 #include <c10/core/Event.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
@@ -17,7 +19,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 namespace seqtorch::train {
@@ -113,6 +117,25 @@ StepOutcome finish(PendingStep& p) {
   out.applied = s[2] == 0.0;
   return out;
 }
+
+// The shapes and dtypes of a step's input tensors: steps with the same key can replay one graph.
+std::string shape_key(const std::vector<torch::Tensor>& tensors) {
+  std::ostringstream key;
+  for (const auto& t : tensors) key << t.dtype() << t.sizes() << t.device() << ";";
+  return key.str();
+}
+
+// The training step captured in a CUDA graph (TrainerOptions::cuda_graph): the shape it was
+// captured for, its static inputs and its statistics [loss, norm, skipped], which each replay
+// overwrites in place.
+struct CapturedStep {
+  std::unique_ptr<detail::StepGraph> graph;
+  std::string key;                   // the shape seen last (before capture) or captured
+  int64_t seen = 0;                  // consecutive steps of that shape before the capture
+  bool captured = false, failed = false;
+  std::vector<torch::Tensor> inputs;  // static copies the graph reads
+  torch::Tensor stats;                // [3] float64 on the device, written by the graph
+};
 }  // namespace
 
 TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedule& schedule,
@@ -165,6 +188,12 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
   if (device_step)
     for (int i = 0; i < 2; ++i)
       pinned.push_back(torch::empty({3}, torch::TensorOptions(torch::kDouble).pinned_memory(true)));
+  // Captured steps: every step goes through the task's static_loss, the third step of a shape is
+  // captured and replayed, and later steps of that shape replay it (see TrainerOptions).
+  const bool graph_steps = device_step && o.cuda_graph && o.accumulation == 1 &&
+                           task.capturable() && detail::StepGraph::available();
+  CapturedStep captured;
+  if (graph_steps) device_step->use_device_learning_rates();
 
   std::ofstream log;
   if (!o.out_dir.empty() && writes) {
@@ -296,6 +325,106 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     pending.reset();
     conclude(s);
   };
+  // A device-side step's statistics [loss, norm, skipped] (on the device) start their way to
+  // pinned host memory; the host reads them at the next drain().
+  auto queue_stats = [&](const StepOutcome& outcome, const torch::Tensor& stats) {
+    PendingStep p{outcome, pinned[launched++ % 2], std::nullopt};
+    p.host.copy_(stats, /*non_blocking=*/true);
+    const auto dev = stats.device();
+    p.ready.emplace(dev.type());
+    p.ready->record(c10::impl::getDeviceGuardImpl(dev.type())->getStream(dev));
+    pending = std::move(p);
+    // A step on which an evaluation or the step limit may fall is accounted for at once.
+    if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) ||
+        (o.max_steps > 0 && step + 1 >= o.max_steps))
+      drain();
+  };
+  // The whole step of a capturable task on `inputs`, as queued work only (so that it can be
+  // captured): forward and loss, backward, clipping, the optimiser step with its device-side
+  // skip, the carried state. Returns the statistics [loss, norm, skipped] on the device.
+  auto step_body = [&](const std::vector<torch::Tensor>& inputs) {
+    StaticLoss sl = task.static_loss(inputs);
+    TORCH_CHECK(sl.loss.defined() && sl.loss.numel() == 1, "train: the task's loss must be a scalar");
+    sl.loss.backward();
+    const torch::Tensor loss = sl.loss.detach().reshape({}).to(torch::kDouble);
+    const torch::Tensor norm = nn::clip_grad_norm_tensor_(params, o.clip_grad_norm).to(loss.device());
+    const torch::Tensor skip = torch::logical_not(torch::isfinite(loss) & torch::isfinite(norm));
+    if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
+    device_step->step(skip.to(torch::kFloat));
+    torch::NoGradGuard no_grad;
+    for (auto& [into, value] : sl.carry) into.copy_(value.detach());
+    return torch::stack({loss, norm, skip.to(torch::kDouble)});
+  };
+  // Gradients unset, so that the next backward writes fresh ones (a captured backward then owns
+  // its gradient buffers; accumulating into old ones would be replayed as accumulation).
+  auto clear_grads = [&] {
+    for (const auto& p : params)
+      if (p.grad().defined()) p.mutable_grad().reset();
+  };
+  // One step of a capturable task (graph_steps): replayed when its shape was captured, otherwise
+  // run eagerly; the second step of a new shape runs on the capture stream and the third is
+  // captured, then replayed.
+  auto run_graph_step = [&](int64_t epoch, int64_t b, int64_t batches) {
+    StepInputs in = task.step_inputs(epoch, b);
+    TORCH_CHECK(!in.tensors.empty(), "train: a capturable task returned no step inputs");
+    window_items += in.items;
+    result.items += in.items;
+    StepOutcome outcome;
+    outcome.epoch = epoch;
+    outcome.batch = b + 1;
+    outcome.batches = batches;
+    drain();  // the previous step: its copy is long done, this step's work is queued
+    outcome.lr = schedule.lr(step);
+    set_learning_rate(optimizer, outcome.lr);
+    device_step->load_learning_rates();
+    const std::string key = shape_key(in.tensors);
+    torch::Tensor stats;
+    if (!captured.captured && !captured.failed) {
+      if (key != captured.key) {
+        captured.key = key;
+        captured.seen = 0;
+      }
+      ++captured.seen;
+      if (captured.seen == 2) {
+        if (!captured.graph) captured.graph = std::make_unique<detail::StepGraph>(params[0].device());
+        captured.graph->warm_up([&] {
+          clear_grads();
+          stats = step_body(in.tensors);
+        });
+      } else if (captured.seen == 3) {
+        captured.inputs.clear();
+        for (const auto& t : in.tensors) captured.inputs.push_back(t.clone(torch::MemoryFormat::Contiguous));
+        try {
+          clear_grads();
+          captured.graph->capture([&] { captured.stats = step_body(captured.inputs); });
+          captured.captured = true;
+          write_log(util::JsonObject().add("split", "train").add("step", step).add("epoch", epoch)
+                        .add("event", "cuda_graph_captured").add("inputs", key));
+          progress.message("step " + std::to_string(step) + ": training step captured in a CUDA graph");
+        } catch (const std::exception& e) {
+          captured.failed = true;
+          captured.inputs.clear();
+          std::string what = e.what();
+          what = what.substr(0, what.find('\n'));
+          write_log(util::JsonObject().add("split", "train").add("step", step).add("epoch", epoch)
+                        .add("event", "cuda_graph_failed").add("error", what));
+          progress.message("step " + std::to_string(step) + ": the training step could not be "
+                           "captured in a CUDA graph (" + what + "); steps run eagerly");
+        }
+      }
+    }
+    if (captured.captured && key == captured.key) {
+      for (size_t i = 0; i < in.tensors.size(); ++i)
+        captured.inputs[i].copy_(in.tensors[i], /*non_blocking=*/true);
+      captured.graph->replay();
+      stats = captured.stats;
+      ++result.graph_steps;
+    } else if (!stats.defined()) {
+      clear_grads();
+      stats = step_body(in.tensors);
+    }
+    queue_stats(outcome, stats);
+  };
 
   model.train();
   int64_t last_eval_step = step;
@@ -313,82 +442,79 @@ TrainResult train(TrainTask& task, torch::optim::Optimizer& optimizer, LrSchedul
     int64_t b = info.batch_in_epoch;
     info.batch_in_epoch = 0;
     while (b < batches) {
-      optimizer.zero_grad();
-      const int64_t micro = std::min(o.accumulation, batches - b);
-      double loss_sum = 0;      // synchronous steps: on the host
-      torch::Tensor loss_dev;   // device steps: where the loss is
-      int64_t step_items = 0, step_parts = 0;
-      for (int64_t m = 0; m < micro; ++m) {
-        StepLoss sl = task.train_loss(epoch, b + m);
-        window_items += sl.items;
-        result.items += sl.items;
-        step_items += sl.items;
-        // Data-parallel: this process's part of a small last batch may be empty.
-        if (parallel && sl.items == 0 && !sl.loss.defined()) continue;
-        TORCH_CHECK(sl.loss.defined() && sl.loss.numel() == 1,
-                    "train: the task's loss must be a scalar");
-        ++step_parts;
-        (sl.loss / static_cast<double>(micro)).backward();
-        if (device_step) {
-          const auto l = sl.loss.detach().reshape({}).to(torch::kDouble);
-          loss_dev = loss_dev.defined() ? loss_dev + l : l;
-        } else {
-          loss_sum += sl.loss.item<double>();
-        }
-      }
-      b += micro;
-      processed += micro;
-      StepOutcome outcome;
-      outcome.epoch = epoch;
-      outcome.batch = b;
-      outcome.batches = batches;
-      if (device_step) {
-        drain();  // the previous step: its copy is long done, this step's work is queued
-        outcome.lr = schedule.lr(step);
-        set_learning_rate(optimizer, outcome.lr);
-        const torch::Tensor loss = loss_dev / static_cast<double>(micro);
-        const torch::Tensor norm =
-            nn::clip_grad_norm_tensor_(params, o.clip_grad_norm).to(loss.device());
-        const torch::Tensor skip = torch::logical_not(torch::isfinite(loss) & torch::isfinite(norm));
-        if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
-        device_step->step(skip.to(torch::kFloat));
-        PendingStep p{outcome, pinned[launched++ % 2], std::nullopt};
-        p.host.copy_(torch::stack({loss, norm, skip.to(torch::kDouble)}), /*non_blocking=*/true);
-        const auto dev = loss.device();
-        p.ready.emplace(dev.type());
-        p.ready->record(c10::impl::getDeviceGuardImpl(dev.type())->getStream(dev));
-        pending = std::move(p);
-        // A step on which an evaluation or the step limit may fall is accounted for at once.
-        if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) ||
-            (o.max_steps > 0 && step + 1 >= o.max_steps))
-          drain();
+      if (graph_steps) {
+        run_graph_step(epoch, b, batches);
+        ++b;
+        ++processed;
       } else {
-        outcome.lr = schedule.lr(step);
-        set_learning_rate(optimizer, outcome.lr);
-        outcome.loss = loss_sum / static_cast<double>(micro);
-        if (parallel) {
-          // The hook: gradients averaged over the processes; loss, skip and stop agreed on.
-          StepAgreement agreement;
-          agreement.loss = step_parts > 0 ? loss_sum / static_cast<double>(step_parts) : 0.0;
-          agreement.items = step_items;
-          agreement.signal = util::stop_requested();
-          agreement.out_of_time = o.time_budget_s > 0 && seconds_since(t0) >= o.time_budget_s;
-          parallel->after_backward(params, agreement);
-          window_comm_ms += parallel->take_communication_ms();
-          outcome.loss = agreement.loss;
-          agreed_signal = agreement.signal;
-          agreed_out_of_time = agreement.out_of_time;
+        optimizer.zero_grad();
+        const int64_t micro = std::min(o.accumulation, batches - b);
+        double loss_sum = 0;      // synchronous steps: on the host
+        torch::Tensor loss_dev;   // device steps: where the loss is
+        int64_t step_items = 0, step_parts = 0;
+        for (int64_t m = 0; m < micro; ++m) {
+          StepLoss sl = task.train_loss(epoch, b + m);
+          window_items += sl.items;
+          result.items += sl.items;
+          step_items += sl.items;
+          // Data-parallel: this process's part of a small last batch may be empty.
+          if (parallel && sl.items == 0 && !sl.loss.defined()) continue;
+          TORCH_CHECK(sl.loss.defined() && sl.loss.numel() == 1,
+                      "train: the task's loss must be a scalar");
+          ++step_parts;
+          (sl.loss / static_cast<double>(micro)).backward();
+          if (device_step) {
+            const auto l = sl.loss.detach().reshape({}).to(torch::kDouble);
+            loss_dev = loss_dev.defined() ? loss_dev + l : l;
+          } else {
+            loss_sum += sl.loss.item<double>();
+          }
         }
-        outcome.grad_norm = nn::clip_grad_norm_(params, o.clip_grad_norm);
-        outcome.applied = std::isfinite(outcome.loss) && std::isfinite(outcome.grad_norm);
-        if (outcome.applied) {
+        b += micro;
+        processed += micro;
+        StepOutcome outcome;
+        outcome.epoch = epoch;
+        outcome.batch = b;
+        outcome.batches = batches;
+        if (device_step) {
+          drain();  // the previous step: its copy is long done, this step's work is queued
+          outcome.lr = schedule.lr(step);
+          set_learning_rate(optimizer, outcome.lr);
+          const torch::Tensor loss = loss_dev / static_cast<double>(micro);
+          const torch::Tensor norm =
+              nn::clip_grad_norm_tensor_(params, o.clip_grad_norm).to(loss.device());
+          const torch::Tensor skip = torch::logical_not(torch::isfinite(loss) & torch::isfinite(norm));
           if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
-          optimizer.step();
+          device_step->step(skip.to(torch::kFloat));
+          queue_stats(outcome, torch::stack({loss, norm, skip.to(torch::kDouble)}));
         } else {
-          optimizer.zero_grad();
+          outcome.lr = schedule.lr(step);
+          set_learning_rate(optimizer, outcome.lr);
+          outcome.loss = loss_sum / static_cast<double>(micro);
+          if (parallel) {
+            // The hook: gradients averaged over the processes; loss, skip and stop agreed on.
+            StepAgreement agreement;
+            agreement.loss = step_parts > 0 ? loss_sum / static_cast<double>(step_parts) : 0.0;
+            agreement.items = step_items;
+            agreement.signal = util::stop_requested();
+            agreement.out_of_time = o.time_budget_s > 0 && seconds_since(t0) >= o.time_budget_s;
+            parallel->after_backward(params, agreement);
+            window_comm_ms += parallel->take_communication_ms();
+            outcome.loss = agreement.loss;
+            agreed_signal = agreement.signal;
+            agreed_out_of_time = agreement.out_of_time;
+          }
+          outcome.grad_norm = nn::clip_grad_norm_(params, o.clip_grad_norm);
+          outcome.applied = std::isfinite(outcome.loss) && std::isfinite(outcome.grad_norm);
+          if (outcome.applied) {
+            if (o.clip_grad_value > 0) nn::clip_grad_value_(params, o.clip_grad_value);
+            optimizer.step();
+          } else {
+            optimizer.zero_grad();
+          }
+          conclude(outcome);
         }
-        conclude(outcome);
-      }
+      }  // eager steps
       if (o.eval_every > 0 && step % o.eval_every == 0 && step != last_eval_step) {
         last_eval_step = step;
         if (evaluate(epoch)) {

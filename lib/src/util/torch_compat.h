@@ -5,7 +5,8 @@
 //   - torch::linalg:: (namespace) is gone since 2.6: use torch::linalg_* (both have it).
 //   - Optimizer::state() is keyed by std::string (1.13) or by the TensorImpl pointer (2.x):
 //     optimizer_state_key below.
-//   - _fused_adamw_ and _foreach_mul_(tensors, scalar tensor) exist from 2.0 / 2.1 on.
+//   - _fused_adamw_ and _foreach_mul_(tensors, scalar tensor) exist from 2.0 / 2.1 on; the
+//     fused kernels' learning rate as a device tensor (what a CUDA graph needs) from 2.3 on.
 //   - LibTorch 2.x bundles fmt headers (apps use fmt header-only, see CMakeLists.txt) and the
 //     wheels export std::filesystem (seqtorch/util/file_system.h).
 #include <torch/optim/optimizer.h>
@@ -23,6 +24,8 @@
 #define SEQTORCH_HAVE_FUSED_ADAM SEQTORCH_TORCH_AT_LEAST(2, 0)
 // _foreach_mul_(TensorList, const Tensor&): PyTorch 2.1 on.
 #define SEQTORCH_HAVE_FOREACH_MUL_TENSOR SEQTORCH_TORCH_AT_LEAST(2, 1)
+// _fused_adam_ / _fused_adamw_ with the learning rate as a tensor: 2.3 on (to be safe).
+#define SEQTORCH_HAVE_FUSED_ADAM_TENSOR_LR SEQTORCH_TORCH_AT_LEAST(2, 3)
 
 namespace seqtorch::compat {
 

@@ -20,6 +20,12 @@ class StreamTask : public train::TrainTask {
   /// Resets the carried state: each epoch starts the streams afresh.
   void start_epoch(int64_t epoch) override;
   train::StepLoss train_loss(int64_t epoch, int64_t index) override;
+  /// The step as a CUDA graph can capture it (TrainTask::capturable): inputs {tokens [T, B],
+  /// targets [T, B]}; the carried state lives in buffers of its own (zeroed at each epoch's
+  /// start), which the engine refreshes from StaticLoss::carry after each step.
+  bool capturable() const override { return true; }
+  train::StepInputs step_inputs(int64_t epoch, int64_t index) override;
+  train::StaticLoss static_loss(const std::vector<torch::Tensor>& tensors) override;
   /// {"loss" (nats), "bits_per_char", "perplexity"} on the validation text.
   std::map<std::string, double> evaluate() override;
   /// The carried state (for tests).
@@ -31,6 +37,7 @@ class StreamTask : public train::TrainTask {
   int64_t seq_len_;
   torch::Device device_;
   nn::RecurrentState state_;
+  nn::RecurrentState static_state_;  // static_loss's carried state: fixed storage once made
 };
 
 }  // namespace seqtorch::textgen

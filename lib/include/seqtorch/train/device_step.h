@@ -31,10 +31,21 @@ class DeviceStep {
   /// optimiser is saved or stepped by other means.
   void write_back();
 
+  /// From now on step() reads each group's learning rate from a tensor on the device (what a
+  /// step captured in a CUDA graph needs: a number would be frozen into the graph), which
+  /// load_learning_rates() sets from the groups' options. Throws where the LibTorch's fused
+  /// kernels lack that form (before 2.3).
+  void use_device_learning_rates();
+  /// Copies each group's current learning rate into its device tensor (queued; only when it
+  /// changed since the last call). Call before each step once use_device_learning_rates().
+  void load_learning_rates();
+
  private:
   torch::optim::Optimizer& optimizer_;
   bool decoupled_;                        // AdamW: decoupled weight decay
   std::map<const void*, torch::Tensor> steps_;  // per parameter: float32 step count on its device
+  std::vector<torch::Tensor> lrs_;        // per group: float32 learning rate on the device, or none
+  std::vector<double> loaded_lrs_;        // what lrs_ hold
 };
 
 }  // namespace seqtorch::train

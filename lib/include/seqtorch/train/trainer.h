@@ -13,6 +13,8 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace seqtorch::train {
 
@@ -20,6 +22,24 @@ namespace seqtorch::train {
 struct StepLoss {
   /// Scalar loss, mean over the micro-batch's items.
   torch::Tensor loss;
+  /// Items in the micro-batch, for the throughput figure.
+  int64_t items = 0;
+};
+
+/// What TrainTask::static_loss returns.
+struct StaticLoss {
+  /// Scalar loss, mean over the micro-batch's items.
+  torch::Tensor loss;
+  /// Carried state: after the optimiser step the engine copies each `second` (this batch's final
+  /// state) into `first` (the buffer the next batch reads), in place and without gradient.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> carry;
+};
+
+/// The tensors one micro-batch reads, for a step that may be captured in a CUDA graph.
+struct StepInputs {
+  /// On the model's device (e.g. tokens and targets). Steps whose tensors have the shapes and
+  /// dtypes of the captured one replay the graph on copies of them.
+  std::vector<torch::Tensor> tensors;
   /// Items in the micro-batch, for the throughput figure.
   int64_t items = 0;
 };
@@ -44,6 +64,17 @@ class TrainTask {
   /// Validation metrics, run in eval mode without gradients. Must contain the metric the
   /// engine watches (TrainerOptions::metric).
   virtual std::map<std::string, double> evaluate() = 0;
+
+  /// CUDA graph capture (TrainerOptions::cuda_graph). A task that allows it splits train_loss in
+  /// two: step_inputs(epoch, index) returns the micro-batch's tensors, and static_loss(tensors)
+  /// computes the loss from tensors of those shapes (the engine's static copies when the step
+  /// is replayed), reading its carried state from buffers that keep their storage and naming in
+  /// StaticLoss::carry what the engine copies into them after the step. It must not read tensors
+  /// back to the host. When a run uses this split, every step goes through it (captured or
+  /// not), so train_loss and static_loss may keep their carried state apart.
+  virtual bool capturable() const { return false; }
+  virtual StepInputs step_inputs(int64_t /*epoch*/, int64_t /*index*/) { return {}; }
+  virtual StaticLoss static_loss(const std::vector<torch::Tensor>& /*tensors*/) { return {}; }
 };
 
 /// Options of the engine.
@@ -79,6 +110,14 @@ struct TrainerOptions {
   /// one step later (logs, counts and the max_bad_steps stop are the same, never later than the
   /// next step); elsewhere the host reads them at once. This forces the latter (slower on a GPU).
   bool synchronous_steps = false;
+  /// On CUDA, with device-side steps (above) and a task that is capturable(), capture the whole
+  /// training step (forward, backward, clipping, optimiser step, carried state) in a CUDA graph
+  /// once a batch shape has run twice, and replay it for every later step of that shape (its
+  /// inputs copied into static buffers): one launch per step instead of hundreds. Steps of other
+  /// shapes (a short last batch), gradient accumulation, data-parallel runs and builds without
+  /// CUDA graphs (LibTorch < 2.3 or without CUDA) run eagerly; a capture that fails is reported
+  /// once (progress and metrics.jsonl) and the run goes on eagerly. False: never capture.
+  bool cuda_graph = true;
   /// Write a training line to metrics.jsonl (and progress) every N optimiser steps.
   int64_t log_every = 10;
   /// Run folder: checkpoints/last.pt (written at the start of a fresh run, then at the end of
@@ -129,6 +168,8 @@ struct TrainResult {
   /// Items (StepLoss::items) trained on by this call, by all data-parallel processes together:
   /// items / step_seconds is the throughput.
   int64_t items = 0;
+  /// Optimiser steps of this call that ran as replays of a captured CUDA graph.
+  int64_t graph_steps = 0;
 };
 
 /// Trains `task` with `optimizer` under `schedule`. Evaluates (and checkpoints) as the options
