@@ -2,6 +2,7 @@
 
 #include <seqtorch/nn/cells.h>
 #include <seqtorch/train/checkpoint.h>
+#include <seqtorch/util/allocator.h>
 #include <seqtorch/util/atomic_file.h>
 #include <seqtorch/util/blas.h>
 #include <seqtorch/util/device.h>
@@ -12,7 +13,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -508,12 +508,7 @@ void run_python_script(const std::string& script, const std::vector<std::string>
 
 int run_main(const std::string& program, char** argv, const std::function<int()>& body) {
   util::select_blas_core(argv);
-  // Training allocates and frees the same large tensors every step. glibc serves blocks over
-  // 32 MB with mmap and unmaps them on free, so each step page-faults them in afresh: measured,
-  // a translation step spent a third of its time in the kernel (clear_page, page faults, munmap)
-  // and ran 1.9x faster with every block kept in the heap, as here.
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  util::keep_freed_memory();  // large per-step buffers stay in the heap (util/allocator.h)
   // One printable line, whatever the input held: control bytes and invalid UTF-8 as \xNN, at
   // most kMax bytes (a 1 MB CSV cell or a binary config file is not echoed whole).
   auto line = [](const std::string& msg) {

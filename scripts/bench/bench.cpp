@@ -28,6 +28,7 @@
 #include <seqtorch/textgen/fast_generator.h>
 #include <seqtorch/train/device_step.h>
 #include <seqtorch/train/optimizer.h>
+#include <seqtorch/util/allocator.h>
 #include <seqtorch/util/blas.h>
 
 #include <torch/torch.h>
@@ -78,6 +79,7 @@ void print(const std::string& w, int threads, const char* unit, double value, do
 
 int main(int argc, char** argv) {
   st::util::select_blas_core(argv);  // as the apps do: OpenBLAS's AVX kernels where it misdetects
+  st::util::keep_freed_memory();     // as the apps do: per-step buffers stay in the heap
   if (argc < 3) {
     std::fprintf(stderr, "usage: seqtorch-bench WORKLOAD THREADS [SECONDS]\n");
     return 2;
