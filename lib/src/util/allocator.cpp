@@ -1,5 +1,9 @@
 #include <seqtorch/util/allocator.h>
 
+// A C library header first: __GLIBC__ comes from <features.h>, which it includes (without one,
+// the check below was always false and this function did nothing).
+#include <cstdlib>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
