@@ -35,4 +35,19 @@ void pack_rows(float* dst, const float* src, int64_t ld, int64_t B, int64_t k0, 
 /// one packed block of 8 rows of the left-hand side; out is rows x 32, row stride 32.
 void tile(const float* block, const float* panel, int64_t K, int64_t rows, float* out);
 
+/// Panel of a product x W^T for W [N, K] (row-major, row stride ld): panel[k 32 + c] =
+/// w[(c0 + c) ld + k] for c < n (1 ... 32), zero for the columns after. Writes K x 32 floats.
+void pack_row_panel(float* panel, const float* w, int64_t ld, int64_t K, int64_t c0, int64_t n);
+
+/// As tile, but written in place: out[r ld + c] = sum_k block[k 8 + r] panel[k 32 + c] +
+/// bias[c] (bias may be null) for r < rows, c < cols (1 ... 32); nothing else is touched.
+/// With bias == out, each row's own values are added instead (out[r ld + c] += the sum).
+void tile_to(const float* block, const float* panel, int64_t K, int64_t rows, int64_t cols,
+             const float* bias, float* out, int64_t ld);
+
+/// As tile_to for a forward panel of 4 gates (u = 8 units each), each gate's 8 columns stored
+/// apart: out[r ld + q gate_stride + i] = column q 8 + i of the tile, for i < units (1 ... 8).
+void tile_to_gates4(const float* block, const float* panel, int64_t K, int64_t rows,
+                    int64_t units, float* out, int64_t ld, int64_t gate_stride);
+
 }  // namespace seqtorch::nn::step_gemm
