@@ -391,13 +391,18 @@ void forward_steps(const LayerSpec& spec, const Dims& d, Buffers& buf, const Ten
 
 // The input projections of all T*B rows, x W_ih^T + bias, in the step tiles: W_ih^T packed into
 // panels once, each block of 8 rows of x packed and multiplied with every panel, the bias added
-// as the tile is stored. OpenBLAS runs this product with a short inner dimension (the
-// embedding's 64) at 75-100 GFLOP/s on 2 threads, its output written twice (the bias, then the
-// sum). Past kMaxProjectionK the panels outgrow L2 and OpenBLAS's blocking wins.
+// as the tile is stored (OpenBLAS writes the output twice, the bias and then the sum; with the
+// embedding's short inner dimension, 64, it ran at 75-100 GFLOP/s on 2 threads in a separate
+// test; in one LSTM layer of W1-1x256, forward and backward, the tiles saved 0-4%). Past
+// kMaxProjectionK the panels outgrow L2 and OpenBLAS's blocking wins; below
+// kMinProjectionRows (a decoder's one step of a few rows) packing W_ih costs what the product
+// does.
 constexpr int64_t kMaxProjectionK = 128;
+constexpr int64_t kMinProjectionRows = 4 * step_gemm::kRows;
 
 bool tiled_projection(const Tensor& x2, const Tensor& w_ih) {
-  return packed_steps(w_ih) && x2.size(1) <= kMaxProjectionK;
+  return packed_steps(w_ih) && x2.size(1) <= kMaxProjectionK &&
+         x2.size(0) >= kMinProjectionRows;
 }
 
 Tensor project_tiled(const Tensor& x2, const Tensor& w_ih, const Tensor& bias) {
