@@ -449,6 +449,44 @@ TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
   at::set_num_threads(threads);
 }
 
+// The packed paths without bias and with an input that needs no gradient (no per-step dx, the
+// weight gradients without the bias column, the tiled projection without bias) and with only
+// the final state in the loss: equal to the BLAS steps in float32.
+TEST(RecurrentKernel, PackedStepsWithoutBiasOrInputGradientEqualBlasSteps) {
+  if (!cpu_kernel::packs_steps()) GTEST_SKIP() << "no packed path on this CPU (AVX-512 F)";
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+    for (bool bias : {false, true})
+      for (bool x_grad : {false, true}) {
+        SCOPED_TRACE(to_string(cell) + " bias=" + std::to_string(bias) +
+                     " x_grad=" + std::to_string(x_grad));
+        torch::manual_seed(41);
+        auto make = [&] {
+          return Recurrent(RecurrentOptions(11, 100).cell(cell).num_layers(2).bias(bias)
+                               .implementation(Implementation::kernel));
+        };
+        Recurrent packed = make(), blas = make();
+        test::copy_parameters(*packed, *blas);
+        const auto x = torch::randn({6, 13, 11});
+        auto run = [&](Recurrent& m, cpu_kernel::StepProduct product) {
+          cpu_kernel::set_step_product(product);
+          auto xi = x.clone().requires_grad_(x_grad);
+          auto out = m->forward(xi);
+          out.state.h.pow(2).sum().backward();
+          cpu_kernel::set_step_product(cpu_kernel::StepProduct::automatic);
+          std::vector<torch::Tensor> v{out.output, out.state.h};
+          if (x_grad) v.push_back(xi.grad());
+          for (const auto& p : m->parameters()) v.push_back(p.grad());
+          return v;
+        };
+        const auto p = run(packed, cpu_kernel::StepProduct::automatic);
+        const auto q = run(blas, cpu_kernel::StepProduct::blas);
+        ASSERT_EQ(p.size(), q.size());
+        for (size_t i = 0; i < p.size(); ++i)
+          EXPECT_TRUE(all_close(p[i].to(torch::kDouble), q[i].to(torch::kDouble), 2e-5,
+                                "value " + std::to_string(i)));
+      }
+}
+
 // A layer run one step at a time (as the attention decoders run theirs) inside a PackingScope:
 // the same values and gradients as without the scope (there, calls of one step take the BLAS
 // path: equal within float32 rounding), with W_hh packed once for the forward steps and once
