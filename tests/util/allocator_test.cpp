@@ -14,6 +14,8 @@
 TEST(Allocator, KeepFreedMemoryServesLargeBlocksFromTheHeapAndKeepsThem) {
 #if !defined(__GLIBC__)
   GTEST_SKIP() << "not glibc";
+#elif defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer replaces the C library's allocator";
 #else
   seqtorch::util::keep_freed_memory();
   constexpr size_t kBytes = 64u << 20;
