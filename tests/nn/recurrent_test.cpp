@@ -451,40 +451,50 @@ TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
 
 // The packed paths without bias and with an input that needs no gradient (no per-step dx, the
 // weight gradients without the bias column, the tiled projection without bias) and with only
-// the final state in the loss: equal to the BLAS steps in float32.
-TEST(RecurrentKernel, PackedStepsWithoutBiasOrInputGradientEqualBlasSteps) {
+// the final state in the loss, over 6 steps (the weight gradients as separate products) and 50
+// (650 rows: one product over [x | h | 1] in both layers): equal to the BLAS steps and to the
+// float64 reference.
+TEST(RecurrentKernel, PackedStepsWithoutBiasOrInputGradientEqualBlasStepsAndReference) {
   if (!cpu_kernel::packs_steps()) GTEST_SKIP() << "no packed path on this CPU (AVX-512 F)";
-  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
-    for (bool bias : {false, true})
-      for (bool x_grad : {false, true}) {
-        SCOPED_TRACE(to_string(cell) + " bias=" + std::to_string(bias) +
-                     " x_grad=" + std::to_string(x_grad));
-        torch::manual_seed(41);
-        auto make = [&] {
-          return Recurrent(RecurrentOptions(11, 100).cell(cell).num_layers(2).bias(bias)
-                               .implementation(Implementation::kernel));
-        };
-        Recurrent packed = make(), blas = make();
-        test::copy_parameters(*packed, *blas);
-        const auto x = torch::randn({6, 13, 11});
-        auto run = [&](Recurrent& m, cpu_kernel::StepProduct product) {
-          cpu_kernel::set_step_product(product);
-          auto xi = x.clone().requires_grad_(x_grad);
-          auto out = m->forward(xi);
-          out.state.h.pow(2).sum().backward();
-          cpu_kernel::set_step_product(cpu_kernel::StepProduct::automatic);
-          std::vector<torch::Tensor> v{out.output, out.state.h};
-          if (x_grad) v.push_back(xi.grad());
-          for (const auto& p : m->parameters()) v.push_back(p.grad());
-          return v;
-        };
-        const auto p = run(packed, cpu_kernel::StepProduct::automatic);
-        const auto q = run(blas, cpu_kernel::StepProduct::blas);
-        ASSERT_EQ(p.size(), q.size());
-        for (size_t i = 0; i < p.size(); ++i)
-          EXPECT_TRUE(all_close(p[i].to(torch::kDouble), q[i].to(torch::kDouble), 2e-5,
-                                "value " + std::to_string(i)));
-      }
+  for (int64_t T : {6, 50})
+    for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+      for (bool bias : {false, true})
+        for (bool x_grad : {false, true}) {
+          SCOPED_TRACE(to_string(cell) + " T=" + std::to_string(T) + " bias=" +
+                       std::to_string(bias) + " x_grad=" + std::to_string(x_grad));
+          torch::manual_seed(41);
+          auto make = [&](Implementation impl) {
+            return Recurrent(RecurrentOptions(11, 100).cell(cell).num_layers(2).bias(bias)
+                                 .implementation(impl));
+          };
+          Recurrent ref = make(Implementation::reference), packed = make(Implementation::kernel),
+                    blas = make(Implementation::kernel);
+          ref->to(torch::kDouble);
+          test::copy_parameters(*ref, *packed);
+          test::copy_parameters(*ref, *blas);
+          const auto x = torch::randn({T, 13, 11});
+          auto run = [&](Recurrent& m, torch::Dtype dtype, cpu_kernel::StepProduct product) {
+            cpu_kernel::set_step_product(product);
+            auto xi = x.to(dtype).clone().requires_grad_(x_grad);
+            auto out = m->forward(xi);
+            out.state.h.pow(2).sum().backward();
+            cpu_kernel::set_step_product(cpu_kernel::StepProduct::automatic);
+            std::vector<torch::Tensor> v{out.output, out.state.h};
+            if (x_grad) v.push_back(xi.grad());
+            for (const auto& p : m->parameters()) v.push_back(p.grad());
+            for (auto& t : v) t = t.to(torch::kDouble);
+            return v;
+          };
+          const auto r = run(ref, torch::kDouble, cpu_kernel::StepProduct::automatic);
+          const auto p = run(packed, torch::kFloat, cpu_kernel::StepProduct::automatic);
+          const auto q = run(blas, torch::kFloat, cpu_kernel::StepProduct::blas);
+          ASSERT_EQ(p.size(), q.size());
+          ASSERT_EQ(p.size(), r.size());
+          for (size_t i = 0; i < p.size(); ++i) {
+            EXPECT_TRUE(all_close(p[i], q[i], 2e-5, "packed vs blas, value " + std::to_string(i)));
+            EXPECT_TRUE(all_close(p[i], r[i], 2e-5, "packed vs float64, value " + std::to_string(i)));
+          }
+        }
 }
 
 // A layer run one step at a time (as the attention decoders run theirs) inside a PackingScope:

@@ -822,11 +822,15 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
     Tensor dw_ih, dw_hh, db_ih, db_hh;
     if (ctx->needs_input_grad(0) && !dx.defined()) dx = at::mm(dgi2, w_ih).view({T, B, I});
     const Tensor h_prev = buf.states.narrow(0, spec.reverse ? 1 : 0, T).reshape({T * B, H});
-    if (!gru && ctx->needs_input_grad(3) && ctx->needs_input_grad(4)) {
-      // The LSTM's and the RNN's input and recurrent gate gradients are the same: both weight
-      // gradients, and the bias gradient through a column of ones, in one product over
-      // [x | h(t-1) | 1], which reads the gate gradients once instead of three times (measured
-      // on one LSTM layer of W1-1x256, forward and backward: 3.5-5.4% less time).
+    // The LSTM's and the RNN's input and recurrent gate gradients are the same: both weight
+    // gradients, and the bias gradient through a column of ones, in one product over
+    // [x | h(t-1) | 1], which reads the gate gradients once instead of three times (measured on
+    // one LSTM layer of W1-1x256, forward and backward: 3.5-5.4% less time). It costs a copy of
+    // [x | h(t-1)] and of the two weight gradients out of the product, so only where the rows
+    // outnumber those columns: not a decoder's one step of a few rows.
+    const bool one_product = !gru && T * B >= 2 * (I + H + 1) && ctx->needs_input_grad(3) &&
+                             ctx->needs_input_grad(4);
+    if (one_product) {
       std::vector<Tensor> parts{x.view({T * B, I}), h_prev};
       if (bias) parts.push_back(at::ones({T * B, 1}, x.options()));
       const Tensor dw = at::mm(dgi2.t(), at::cat(parts, 1));
