@@ -15,10 +15,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <vector>
 #include <type_traits>
+#include <vector>
 
 namespace seqtorch::nn::cpu_kernel {
 
@@ -446,8 +445,9 @@ Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, c
   const int64_t T = x.size(0), B = x.size(1), H = w_hh.size(1), G = w_hh.size(0);
   const Dims d{T, B, H, G, spec.reverse};
   Buffers buf;
-  // All T input projections in one GEMM. The LSTM and RNN add both biases here; the GRU only
-  // b_ih, since its b_hn sits inside the reset gate's product.
+  // All T input projections in one product (the tiles above for a short input, else BLAS). The
+  // LSTM and RNN add both biases here; the GRU only b_ih, since its b_hn sits inside the reset
+  // gate's product.
   const Tensor x2 = x.view({T * B, x.size(2)});
   if (tiled_projection(x2, w_ih)) {
     const Tensor bias = !b_ih.defined()               ? Tensor()
