@@ -393,6 +393,22 @@ TEST(RecurrentKernel, InitialStateGradients) {
 // every cell, sizes that do not fill the last panel or tile, one and several threads (teams form
 // only when a step is big enough), both directions, padded sequences, initial states, all
 // gradients. Where the CPU lacks AVX-512 both runs take the BLAS path (and still must agree).
+// `run(module, dtype, product)` returns a run's values as float64; the float32 kernel with packed
+// steps must equal the one with BLAS steps and the float64 reference within 2e-5.
+template <typename Run>
+void expect_packed_equals_blas_and_reference(const Run& run, Recurrent& ref, Recurrent& packed,
+                                             Recurrent& blas) {
+  const auto r = run(ref, torch::kDouble, cpu_kernel::StepProduct::automatic);
+  const auto p = run(packed, torch::kFloat, cpu_kernel::StepProduct::automatic);
+  const auto q = run(blas, torch::kFloat, cpu_kernel::StepProduct::blas);
+  ASSERT_EQ(r.size(), p.size());
+  ASSERT_EQ(q.size(), p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    EXPECT_TRUE(all_close(p[i], q[i], 2e-5, "packed vs blas, value " + std::to_string(i)));
+    EXPECT_TRUE(all_close(p[i], r[i], 2e-5, "packed vs float64, value " + std::to_string(i)));
+  }
+}
+
 TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
   struct Size { int64_t T, B, I, H; };
   const int threads = at::get_num_threads();
@@ -437,14 +453,7 @@ TEST(RecurrentKernel, PackedStepsEqualBlasStepsAndReference) {
           for (auto& t : v) t = t.to(torch::kDouble);
           return v;
         };
-        const auto r = run(ref, torch::kDouble, cpu_kernel::StepProduct::automatic);
-        const auto p = run(packed, torch::kFloat, cpu_kernel::StepProduct::automatic);
-        const auto q = run(blas, torch::kFloat, cpu_kernel::StepProduct::blas);
-        ASSERT_EQ(r.size(), p.size());
-        for (size_t i = 0; i < r.size(); ++i) {
-          EXPECT_TRUE(all_close(p[i], q[i], 2e-5, "packed vs blas, value " + std::to_string(i)));
-          EXPECT_TRUE(all_close(p[i], r[i], 2e-5, "packed vs float64, value " + std::to_string(i)));
-        }
+        expect_packed_equals_blas_and_reference(run, ref, packed, blas);
       }
   at::set_num_threads(threads);
 }
@@ -485,15 +494,7 @@ TEST(RecurrentKernel, PackedStepsWithoutBiasOrInputGradientEqualBlasStepsAndRefe
             for (auto& t : v) t = t.to(torch::kDouble);
             return v;
           };
-          const auto r = run(ref, torch::kDouble, cpu_kernel::StepProduct::automatic);
-          const auto p = run(packed, torch::kFloat, cpu_kernel::StepProduct::automatic);
-          const auto q = run(blas, torch::kFloat, cpu_kernel::StepProduct::blas);
-          ASSERT_EQ(p.size(), q.size());
-          ASSERT_EQ(p.size(), r.size());
-          for (size_t i = 0; i < p.size(); ++i) {
-            EXPECT_TRUE(all_close(p[i], q[i], 2e-5, "packed vs blas, value " + std::to_string(i)));
-            EXPECT_TRUE(all_close(p[i], r[i], 2e-5, "packed vs float64, value " + std::to_string(i)));
-          }
+          expect_packed_equals_blas_and_reference(run, ref, packed, blas);
         }
 }
 
