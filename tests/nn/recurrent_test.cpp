@@ -726,6 +726,19 @@ TEST(Recurrent, FusedRecordsNoStepsReferenceDoes) {
 
 // ---- bad input ---------------------------------------------------------------------------
 
+// run_layer called directly with an input of another dtype than the weights: an error naming
+// both, not a read of the input's memory as float32.
+TEST(RecurrentErrors, KernelLayerRefusesInputOfAnotherDtype) {
+  const auto w_ih = torch::randn({4 * kH, kI}), w_hh = torch::randn({4 * kH, kH});
+  const auto h0 = torch::zeros({kB, kH}), c0 = torch::zeros({kB, kH});
+  EXPECT_TRUE(test::throws_with(
+      [&] {
+        cpu_kernel::run_layer({}, torch::randn({40, kB, kI}, torch::kDouble), h0, c0, w_ih, w_hh,
+                              torch::Tensor(), torch::Tensor(), torch::Tensor());
+      },
+      {"cpu kernel", "Float", "Double"}));
+}
+
 TEST(RecurrentErrors, NameExpectedAndActual) {
   for (auto impl : {Implementation::reference, Implementation::fused, Implementation::kernel}) {
     Recurrent m(RecurrentOptions(kI, kH).num_layers(2).implementation(impl));

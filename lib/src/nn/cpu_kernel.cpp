@@ -876,6 +876,12 @@ LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, 
                       const Tensor& b_hh, const Tensor& lengths) {
   TORCH_CHECK(supports(w_ih), "cpu kernel: needs float32 or float64 weights on the CPU, got ",
               w_ih.scalar_type(), " on ", w_ih.device());
+  // The packed paths read x, h0 and W_hh through raw pointers: a CUDA tensor or another dtype
+  // must stop here with an error, not reach them.
+  for (const Tensor* t : {&x, &h0, &w_hh})
+    TORCH_CHECK(t->device().is_cpu() && t->scalar_type() == w_ih.scalar_type(),
+                "cpu kernel: input, h0 and weight_hh must be ", w_ih.scalar_type(),
+                " on the CPU like weight_ih, got ", t->scalar_type(), " on ", t->device());
   TORCH_CHECK(x.dim() == 3 && x.size(2) == w_ih.size(1), "cpu kernel: input ", x.sizes(),
               " does not fit weight_ih ", w_ih.sizes());
   TORCH_CHECK(b_ih.defined() == b_hh.defined(), "cpu kernel: give both biases or neither");
