@@ -10,6 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:-$here/../data/series}"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"  # absolute: the work below happens in a temporary folder
 python="${SEQTORCH_PYTHON:-/usr/bin/python3}"
 [ -x "$python" ] || python=python3
 work="$(mktemp -d)"
