@@ -82,7 +82,7 @@ struct ForecastCli {
     cmds.back().options.add(runtime_options(c)).add(training_options(c)).add(model_options(c))
         .add(model_extra()).add(data_options());
     const std::tuple<const char*, const char*, const char*> reading[] = {
-        {"evaluate", "rolling-origin backtest over the test part, with baselines", "unused"},
+        {"evaluate", "rolling-origin backtest over the test part, with baselines", "CSV of every origin's forecasts, the model's and the baselines' (default: none)"},
         {"predict", "forecast H steps after the end of the data (CSV)", "CSV file (default: stdout)"},
         {"export", "TorchScript file: forward(window) in original units", "the .pt file to write"}};
     for (const auto& [name, help, out] : reading) {
@@ -321,6 +321,7 @@ int run(int argc, char** argv) {
   if (parsed.command == "evaluate") {
     const auto split = st::data::split_sizes(series.values.size(0), f.val_fraction, f.test_fraction);
     const auto r = st::forecast::backtest(model, series.values, split.train + split.val, f.season, device);
+    if (!f.output.empty()) st::util::write_file_atomically(f.output, st::forecast::backtest_csv(r, series));
     std::cout << st::forecast::backtest_table(r, "seqtorch " + f.mode, series.names, f.season);
     report_metrics(f.checkpoint.empty() ? out : std::string(), test_metrics(r, series.names),
                    {{"mode", f.mode}, {"relative", f.relative}, {"transform", f.transform}});

@@ -97,10 +97,13 @@ else
   echo "FAIL: taking over a killed run's lock"; cat "$tmp/takeover.txt"; failures=$((failures + 1))
 fi
 
-# Good runs: a column name with a comma and a space, a gap filled, every command.
+# Good runs: a column name with a comma and a space, a gap filled, every command (evaluate
+# writing its forecasts).
 if "$bin" train --data "$tmp/good_gap.csv" --target '"units, sold"' --fill linear "${common[@]}" > "$tmp/train.json" &&
    grep -q '"mase"' "$tmp/train.json" &&
-   "$bin" evaluate --out "$tmp/run" --quiet > "$tmp/eval.txt" && grep -q '"origins"' "$tmp/eval.txt" &&
+   "$bin" evaluate --out "$tmp/run" --quiet --output "$tmp/backtest.csv" > "$tmp/eval.txt" &&
+   grep -q '"origins"' "$tmp/eval.txt" && head -1 "$tmp/backtest.csv" | grep -q '^origin,step,series,actual,seqtorch,naive' &&
+   [ "$(grep -c '"units, sold"' "$tmp/backtest.csv")" -gt 0 ] &&
    "$bin" predict --out "$tmp/run" --output "$tmp/pred.csv" --quiet && [ "$(grep -c '' "$tmp/pred.csv")" = 4 ] &&
    head -1 "$tmp/pred.csv" | grep -qF '"units, sold"' &&
    "$bin" export --out "$tmp/run" --output "$tmp/model.pt" --quiet && [ -s "$tmp/model.pt" ]; then

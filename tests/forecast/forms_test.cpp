@@ -4,6 +4,7 @@
 // training keeps the base when it never beats it; the length defaults and the candidate list.
 #include <seqtorch/forecast/backtest.h>
 #include <seqtorch/forecast/classical.h>
+#include <seqtorch/forecast/io.h>
 #include <seqtorch/forecast/training.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/file_system.h>
@@ -14,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <sstream>
 
 namespace seqtorch::forecast {
 namespace {
@@ -574,6 +576,48 @@ TEST(ForecastBacktest, ClassicalBaselinesAndPerSeriesRows) {
   const std::string table = backtest_table(r, "seqtorch seq2vec", {"seasonal", "walk"}, 4);
   for (const char* part : {"ETS ", "Theta", "MASE per series", "seasonal", "walk", "ETS forms (AICc): seasonal ETS("})
     EXPECT_NE(table.find(part), std::string::npos) << part << "\n" << table;
+}
+
+TEST(ForecastBacktest, CsvHoldsEveryOriginsForecastsAndActuals) {
+  const int64_t N = 60, test_start = 48, H = 3, m = 4;
+  auto t = torch::arange(N, torch::kDouble);
+  data::Series s;
+  s.names = {"a", "b, c"};
+  s.targets = 2;
+  s.values = torch::stack({50 + 0.3 * t + 5 * torch::sin(t * (M_PI / 2)), 20 + torch::sin(t * 0.37).cumsum(0)}, 1);
+  for (int64_t i = 0; i < N; ++i) s.time.push_back(std::to_string(1900 + i));
+  Forecaster model(ForecasterOptions(2, 8, H).hidden_size(4));
+  model->set_scaler(identity(2));
+  const auto r = backtest(model, s.values, test_start, m, torch::kCPU);
+  std::istringstream csv(backtest_csv(r, s));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "origin,time,step,series,actual,seqtorch,naive,seasonal_naive,ets,theta");
+  std::vector<std::string> lines;
+  while (std::getline(csv, line)) lines.push_back(line);
+  ASSERT_EQ(static_cast<int64_t>(lines.size()), r.origins * H * 2);
+  // Each row: the actual value and the naive forecast of that origin, step and series; the
+  // model's MAE over the rows is the backtest's.
+  const auto v = s.values.accessor<double, 2>();
+  double abs_error = 0;
+  for (const auto& row : lines) {
+    SCOPED_TRACE(row);
+    const bool second = row.find("\"b, c\"") != std::string::npos;
+    std::string text = row;
+    if (second) text.replace(text.find("\"b, c\""), 6, "b");
+    std::vector<std::string> f;
+    std::istringstream cells(text);
+    for (std::string cell; std::getline(cells, cell, ',');) f.push_back(cell);
+    ASSERT_EQ(f.size(), 10u);
+    const int64_t origin = std::stoll(f[0]), step = std::stoll(f[2]), c = second ? 1 : 0;
+    EXPECT_EQ(f[3], second ? "b" : "a");
+    EXPECT_EQ(f[1], std::to_string(1900 + origin + step - 1));
+    EXPECT_NEAR(std::stod(f[4]), v[origin + step - 1][c], 1e-7);  // 10 significant digits
+    EXPECT_NEAR(std::stod(f[6]), v[origin - 1][c], 1e-7);  // 10 significant digits
+    EXPECT_NEAR(std::stod(f[7]), v[origin + step - 1 - m * ((step - 1) / m + 1)][c], 1e-7);  // 10 significant digits
+    abs_error += std::abs(std::stod(f[5]) - std::stod(f[4]));
+  }
+  EXPECT_NEAR(abs_error / static_cast<double>(lines.size()), r.model.at("mae"), 1e-6);
 }
 
 }  // namespace

@@ -70,6 +70,7 @@ BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t 
   }
   BacktestResult r;
   r.horizon = H;
+  r.first_origin = test_start;
   auto origins = torch::arange(test_start, N - H + 1, torch::kLong);
   r.origins = origins.size(0);
   auto idx = origins.unsqueeze(1) + torch::arange(H, torch::kLong).unsqueeze(0);
@@ -118,6 +119,12 @@ BacktestResult backtest(Forecaster& model, const torch::Tensor& values, int64_t 
       {"ets", ets},
       {"theta", theta}};
   std::map<std::string, double>* overall[] = {&r.model, &r.naive, &r.seasonal_naive, &r.ets, &r.theta};
+  r.actual = actual;
+  r.model_forecast = mean;
+  r.naive_forecast = forecasts[1].second;
+  r.seasonal_naive_forecast = forecasts[2].second;
+  r.ets_forecast = ets;
+  r.theta_forecast = theta;
   r.per_series.resize(C);
   for (size_t k = 0; k < std::size(forecasts); ++k) {
     const auto& [name, f] = forecasts[k];

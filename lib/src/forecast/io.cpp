@@ -78,4 +78,37 @@ std::string forecast_csv(const data::Series& series, const torch::Tensor& mean_i
   return out.str();
 }
 
+std::string backtest_csv(const BacktestResult& r, const data::Series& series) {
+  TORCH_CHECK(r.actual.defined(), "backtest_csv: the result holds no forecasts");
+  const int64_t n = r.actual.size(0), H = r.actual.size(1), C = r.actual.size(2);
+  const bool times = static_cast<int64_t>(series.time.size()) >= r.first_origin + n + H - 1;
+  std::vector<std::pair<const char*, torch::Tensor>> columns{{"actual", r.actual},
+                                                             {"seqtorch", r.model_forecast},
+                                                             {"naive", r.naive_forecast},
+                                                             {"seasonal_naive", r.seasonal_naive_forecast}};
+  if (r.ets_forecast.defined()) columns.emplace_back("ets", r.ets_forecast);
+  if (r.theta_forecast.defined()) columns.emplace_back("theta", r.theta_forecast);
+  std::vector<torch::TensorAccessor<double, 3>> at;
+  std::vector<torch::Tensor> keep;
+  for (const auto& column : columns) {
+    keep.push_back(column.second.to(torch::kCPU, torch::kDouble).contiguous());
+    at.push_back(keep.back().accessor<double, 3>());
+  }
+  std::ostringstream out;
+  out.precision(10);
+  out << "origin" << (times ? ",time" : "") << ",step,series";
+  for (const auto& column : columns) out << "," << column.first;
+  out << "\n";
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t c = 0; c < C; ++c) {
+        out << r.first_origin + i;
+        if (times) out << "," << csv_field(series.time[r.first_origin + i + h]);
+        out << "," << h + 1 << "," << csv_field(c < static_cast<int64_t>(series.names.size()) ? series.names[c] : "?");
+        for (const auto& a : at) out << "," << a[i][h][c];
+        out << "\n";
+      }
+  return out.str();
+}
+
 }  // namespace seqtorch::forecast

@@ -27,6 +27,11 @@ struct BacktestResult {
   double coverage80 = std::numeric_limits<double>::quiet_NaN();
   double coverage95 = std::numeric_limits<double>::quiet_NaN();
   int64_t origins = 0, horizon = 0;
+  /// The first origin (the first test step); origin i is first_origin + i.
+  int64_t first_origin = 0;
+  /// What was compared, in original units, [origins, H, C] float64 each: the actual values and
+  /// each forecaster's forecasts (ets and theta undefined where their metrics are empty).
+  torch::Tensor actual, model_forecast, naive_forecast, seasonal_naive_forecast, ets_forecast, theta_forecast;
 };
 
 /// values: the raw series [N, C+K] (C targets first); test_start: the first test step.

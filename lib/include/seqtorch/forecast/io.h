@@ -7,6 +7,8 @@
 
 namespace seqtorch::forecast {
 
+struct BacktestResult;
+
 /// Where the series comes from and which columns to use.
 struct SeriesOptions {
   /// CSV file with a header; empty: the built-in series (data::builtin_series_csv).
@@ -30,5 +32,12 @@ data::Series load_series(const SeriesOptions& options);
 /// mean and variance: [H, C] in original units.
 std::string forecast_csv(const data::Series& series, const torch::Tensor& mean,
                          const torch::Tensor& variance);
+
+/// The backtest's forecasts as CSV (`evaluate --output`), one row per origin, step and target
+/// series: `origin` (the step index of the origin, the first step forecast), `time` (the time of
+/// the step forecast, where `series` has a time column), `step` (1..H), `series`, `actual`, then
+/// one column per forecaster: `seqtorch`, `naive`, `seasonal_naive`, `ets`, `theta` (the last
+/// two absent where not computed). Original units.
+std::string backtest_csv(const BacktestResult& r, const data::Series& series);
 
 }  // namespace seqtorch::forecast
