@@ -399,7 +399,11 @@ TEST(ForecastTraining, FoldsGiveThreeHorizonsOfValidationWhereTheSeriesAllows) {
   EXPECT_EQ(plan(101, 14, 12, 48), fb(3, true));  // AirPassengers: 42 steps >= 36
   EXPECT_EQ(plan(168, 24, 12, 48), fb(2, true));  // nottem
   EXPECT_EQ(plan(337, 47, 12, 48), fb(1, true));  // co2: one fold is enough
-  EXPECT_EQ(plan(42, 6, 6, 12), fb(3, true));     // nhtemp: fold 2 trains on 30 steps
+  // nhtemp: fold 2 trains on 30 steps; each fold validates on one window (val = H): 3 windows
+  // in all, the bases alone compete.
+  EXPECT_EQ(plan(42, 6, 6, 12), fb(3, false));
+  EXPECT_EQ(plan(42, 7, 6, 12), fb(3, true));     // two windows per fold
+  EXPECT_EQ(plan(70, 10, 6, 12), fb(2, true));    // Nile: 2 folds of 5 windows
   EXPECT_EQ(plan(40, 2, 6, 8), fb(4, false));     // at most 4 folds
   EXPECT_EQ(plan(100, 0, 6, 12), fb(1, true));    // no validation part
   // Asked for: networks compete; a fold whose training part holds under 8 windows is refused.

@@ -82,7 +82,9 @@ FoldPlan plan_folds(int64_t train, int64_t val, int64_t horizon, int64_t longest
   }
   if (val <= 0) return plan;
   while (plan.folds < 4 && plan.folds * val < 3 * horizon && fits(plan.folds)) ++plan.folds;
-  plan.networks = plan.folds * val >= 2 * horizon;
+  // Networks compete on 2 horizons of validation steps, where each fold validates on at least 2
+  // windows (a fold of val = H steps validates on one: nhtemp's 3 folds of 6 steps, horizon 6).
+  plan.networks = plan.folds * val >= 2 * horizon && val - horizon + 1 >= 2;
   return plan;
 }
 

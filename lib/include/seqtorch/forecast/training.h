@@ -68,8 +68,9 @@ struct FoldPlan {
 /// `requested` > 0: that many folds, networks competing (refused when a fold's training part
 /// would hold fewer than 8 windows). 0 (auto): as many folds (at most 4) as give 3 horizons of
 /// validation steps while every fold's training part holds 8 windows; the networks compete only
-/// when the folds hold 2 horizons of validation steps (else one to a few windows would choose
-/// between a base and a network fitted to them; the choice is then among the bases alone).
+/// when the folds hold 2 horizons of validation steps and each fold at least 2 validation
+/// windows (val >= H + 1) (else one to a few windows would choose between a base and a network
+/// fitted to them; the choice is then among the bases alone).
 FoldPlan plan_folds(int64_t train, int64_t val, int64_t horizon, int64_t longest_window, int64_t requested);
 
 /// One training run of a forecaster on a prepared series.
