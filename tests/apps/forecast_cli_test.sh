@@ -111,6 +111,8 @@ if "$bin" train --data "$tmp/good_gap.csv" --target '"units, sold"' --fill linea
 else
   echo "FAIL: the good run (train, evaluate, predict, export)"; failures=$((failures + 1))
 fi
+expect 1 "cannot write $tmp: is a folder, not a file" -- "$bin" evaluate --out "$tmp/run" --output "$tmp"
+expect 1 "cannot write $tmp: is a folder, not a file" -- "$bin" predict --out "$tmp/run" --output "$tmp"
 
 if [ -n "$check_export" ] && "$python" -c "import torch" 2>/dev/null; then
   if "$python" "$check_export" forecast --bin "$bin" --checkpoint "$tmp/run/checkpoints/best.pt" \

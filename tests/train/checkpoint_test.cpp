@@ -313,6 +313,16 @@ TEST(AtomicFile, ThrowingWriterLeavesOldFileAndNoTemporary) {
   EXPECT_EQ(util::list_directory(dir.path), std::vector<std::string>{"f.txt"});
 }
 
+TEST(AtomicFile, AFolderIsRefusedByNameAndKept) {
+  test::TempDir dir;
+  const auto folder = dir.file("out");
+  util::create_directories(folder);
+  EXPECT_TRUE(test::throws_with([&] { util::write_file_atomically(folder, "x"); },
+                                {"cannot write", folder, "is a folder, not a file"}));
+  EXPECT_TRUE(util::is_directory(folder));
+  EXPECT_EQ(util::list_directory(dir.path), std::vector<std::string>{"out"});  // no temporary left
+}
+
 TEST(AtomicFile, WriterKilledMidwayLeavesPreviousCheckpointLoadable) {
   test::TempDir dir;
   const auto path = dir.file("last.pt");

@@ -26,6 +26,7 @@ void fsync_path(const std::string& p, bool directory) {
 
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   TORCH_CHECK(!path.empty(), "cannot write a file with an empty name");
+  TORCH_CHECK(!is_directory(path), "cannot write ", path, ": is a folder, not a file");
   const std::string dir = parent_path(path);
   try {
     create_directories(dir);
