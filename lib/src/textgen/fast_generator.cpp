@@ -196,7 +196,7 @@ void accumulate(float* acc, const FastGenerator::Packed& m, WeightFormat format,
 // packed matrix (each thread streams one contiguous block of the weights into its own partial
 // sum), then the partial sums are added. x holds K values (bf16: padded with a 0 to even K).
 void affine(float* out, const float* bias, const FastGenerator::Packed& m, WeightFormat format, const float* x,
-            std::vector<float>& partial) {
+            util::AlignedVector<float>& partial) {
   const int64_t K = m.K, N = m.N;
   const bool scaled = format == WeightFormat::int8;
   if (scaled) std::fill(out, out + N, 0.f);

@@ -10,6 +10,7 @@
 // tokens (the same seed gives the same text every time).
 #include <seqtorch/decode/decoding.h>
 #include <seqtorch/textgen/char_model.h>
+#include <seqtorch/util/aligned_vector.h>
 
 #include <cstdint>
 #include <functional>
@@ -62,9 +63,10 @@ class FastGenerator {
   /// A weight matrix W [N, K] stored transposed, K rows of N, in the generator's format.
   struct Packed {
     int64_t K = 0, N = 0;
-    std::vector<float> f32;       // [K, N]
-    std::vector<uint32_t> bf16;   // [ceil(K / 2), N]: rows 2p (low half) and 2p + 1 (high half)
-    std::vector<int8_t> q;        // [K, N]
+    // On cache lines (util::AlignedVector): the matrix-vector stream reads them in 64-byte loads.
+    util::AlignedVector<float> f32;       // [K, N]
+    util::AlignedVector<uint32_t> bf16;   // [ceil(K / 2), N]: rows 2p (low half) and 2p + 1 (high half)
+    util::AlignedVector<int8_t> q;        // [K, N]
     std::vector<float> scale;     // [N]
   };
 
@@ -77,7 +79,7 @@ class FastGenerator {
   std::vector<torch::Tensor> xh_, gates_, c_;     // [I_l + H], [4H], [H]
   Packed head_;                                   // [V, H]
   torch::Tensor head_bias_, logits_;              // [V], [V]
-  std::vector<float> partial_;                    // other threads' partial products
+  util::AlignedVector<float> partial_;            // other threads' partial products
   std::vector<float> head_input_;                 // the top h, padded to even length
 };
 
