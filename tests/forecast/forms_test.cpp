@@ -616,9 +616,10 @@ TEST(ForecastBacktest, CsvHoldsEveryOriginsForecastsAndActuals) {
     const int64_t origin = std::stoll(f[0]), step = std::stoll(f[2]), c = second ? 1 : 0;
     EXPECT_EQ(f[3], second ? "b" : "a");
     EXPECT_EQ(f[1], std::to_string(1900 + origin + step - 1));
-    EXPECT_NEAR(std::stod(f[4]), v[origin + step - 1][c], 1e-7);  // 10 significant digits
-    EXPECT_NEAR(std::stod(f[6]), v[origin - 1][c], 1e-7);  // 10 significant digits
-    EXPECT_NEAR(std::stod(f[7]), v[origin + step - 1 - m * ((step - 1) / m + 1)][c], 1e-7);  // 10 significant digits
+    // Values are written with 10 significant digits.
+    EXPECT_NEAR(std::stod(f[4]), v[origin + step - 1][c], 1e-7);
+    EXPECT_NEAR(std::stod(f[6]), v[origin - 1][c], 1e-7);
+    EXPECT_NEAR(std::stod(f[7]), v[origin + step - 1 - m * ((step - 1) / m + 1)][c], 1e-7);
     abs_error += std::abs(std::stod(f[5]) - std::stod(f[4]));
   }
   EXPECT_NEAR(abs_error / static_cast<double>(lines.size()), r.model.at("mae"), 1e-6);
