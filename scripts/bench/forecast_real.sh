@@ -2,7 +2,9 @@
 # seqtorch-forecast on real series against naive, seasonal naive, ETS and Theta: for each series
 # of scripts/fetch_series.sh, `train` with the user's command (only data, target, season,
 # horizon and the test part named; everything else the defaults) and the rolling-origin
-# backtest over the last 20%. Prints a Markdown table of MASE per series and the time each took.
+# backtest over the last 20%. Prints a Markdown table of MASE per series and the time each took,
+# then the table of scripts/bench/forecast_combinations.py (means of the model's, ETS's and
+# Theta's forecasts) from each series' OUT_DIR/NAME.backtest.csv (`evaluate --output`).
 #   scripts/bench/forecast_real.sh [BIN_DIR] [DATA_DIR] [OUT_DIR] [extra train options...]
 # Defaults: build/bin, data/series (fetched when missing), /tmp/seqtorch-forecast-real.
 # SERIES_SET=holdout: the held-out series instead (R's UKDriverDeaths, mdeaths, fdeaths,
@@ -47,6 +49,7 @@ if [ "${SERIES_SET:-development}" = holdout ]; then
     "nhtemp 1 6"
   )
 fi
+names=()
 echo "| series | steps | m | H | naive | seasonal naive | ETS | Theta | seqtorch | form | s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for line in "${series[@]}"; do
@@ -77,4 +80,13 @@ print("| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %s | %.0f |" % (
     name, steps, season, h, m["mase_naive"], m["mase_seasonal_naive"], m["mase_ets"], m["mase_theta"],
     cell(m["mase"], m["mase"] <= best), form(m), float(secs)))
 PY
+  # Every origin's forecasts, for scripts/bench/forecast_combinations.py (an explicit checkpoint:
+  # evaluate then leaves the training run's metrics.json as it is).
+  "$bin/seqtorch-forecast" evaluate --out "$run" --checkpoint "$run/checkpoints/best.pt" \
+    --output "$out/$name.backtest.csv" --quiet > /dev/null 2>> "$run.log" ||
+    { echo "forecast_real.sh: evaluate --output for $name failed:" >&2; tail -3 "$run.log" >&2; exit 1; }
+  names+=("$name")
 done
+echo
+echo "Combinations (scripts/bench/forecast_combinations.py $out ...):"
+"$python" "$here/forecast_combinations.py" "$out" "${names[@]}"
