@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Simple combinations of seqtorch-forecast with ETS and Theta, from the backtests that
 scripts/bench/forecast_real.sh leaves: for each series, OUT/NAME.backtest.csv (`evaluate
---output`) and OUT/NAME/metrics.json, one target series per run. Per origin and step, the mean of the forecasts named
-(M: seqtorch, E: ETS, T: Theta); MASE with the backtest's own scale (its naive MAE over its
-naive MASE). Prints a Markdown table: MASE per series and combination, and how many series each
-has at or below the better of ETS and Theta and at or below seasonal naive (within a relative
-1e-5: a base that is a baseline run in float32 counts as equal to it).
+--output`) and OUT/NAME/metrics.json, one target series per run. Per origin and step, the mean
+of the forecasts named (M: seqtorch, E: ETS, T: Theta); MASE with the backtest's own scale (its
+naive MAE over its naive MASE). Prints a Markdown table: MASE per series and combination, and
+how many series each has at or below the better of ETS and Theta and at or below seasonal naive
+(within a relative 1e-5: a base that is a baseline run in float32 counts as equal to it).
   scripts/bench/forecast_combinations.py OUT NAME [NAME ...]
 """
 import csv
