@@ -88,12 +88,10 @@ std::string backtest_csv(const BacktestResult& r, const data::Series& series) {
                                                              {"seasonal_naive", r.seasonal_naive_forecast}};
   if (r.ets_forecast.defined()) columns.emplace_back("ets", r.ets_forecast);
   if (r.theta_forecast.defined()) columns.emplace_back("theta", r.theta_forecast);
+  std::vector<torch::Tensor> keep;  // the columns' tensors, alive while `at` reads them
+  for (const auto& column : columns) keep.push_back(column.second.to(torch::kCPU, torch::kDouble).contiguous());
   std::vector<torch::TensorAccessor<double, 3>> at;
-  std::vector<torch::Tensor> keep;
-  for (const auto& column : columns) {
-    keep.push_back(column.second.to(torch::kCPU, torch::kDouble).contiguous());
-    at.push_back(keep.back().accessor<double, 3>());
-  }
+  for (const auto& t : keep) at.push_back(t.accessor<double, 3>());
   std::ostringstream out;
   out.precision(10);
   out << "origin" << (times ? ",time" : "") << ",step,series";
