@@ -10,13 +10,18 @@
 # SERIES_SET=holdout: the held-out series instead (R's UKDriverDeaths, mdeaths, fdeaths,
 # presidents, sunspots, LakeHuron, WWWusage, BJsales, discoveries, nhtemp), kept out of
 # development to measure what the choices made on the development set are worth elsewhere.
+# SERIES_SET=fresh: ten series that no run had seen when the question they answer was asked
+# (whether averaging the model's forecast with ETS's, chosen after both sets above, helps):
+# R's Seatbelts front, rear and VanKilled, BJsales.lead, lh, freeny.y and treering, and the
+# forecast package's gas, wineind and woolyrnq.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="${1:-$here/../../build/bin}"
 data="${2:-$here/../../data/series}"
 out="${3:-/tmp/seqtorch-forecast-real}"
 shift $(( $# < 3 ? $# : 3 ))
-[ -f "$data/AirPassengers.csv" ] && [ -f "$data/nhtemp.csv" ] || "$here/../fetch_series.sh" "$data"
+[ -f "$data/AirPassengers.csv" ] && [ -f "$data/nhtemp.csv" ] && [ -f "$data/woolyrnq.csv" ] ||
+  "$here/../fetch_series.sh" "$data"
 python="${SEQTORCH_PYTHON:-/usr/bin/python3}"
 [ -x "$python" ] || python=python3
 mkdir -p "$out"
@@ -48,6 +53,22 @@ if [ "${SERIES_SET:-development}" = holdout ]; then
     "discoveries 1 6"
     "nhtemp 1 6"
   )
+elif [ "${SERIES_SET:-development}" = fresh ]; then
+  series=(
+    "Seatbelts.front 12 12"
+    "Seatbelts.rear 12 12"
+    "Seatbelts.VanKilled 12 12"
+    "gas 12 12"
+    "wineind 12 12"
+    "woolyrnq 4 4"
+    "freeny.y 4 4"
+    "BJsales.lead 1 6"
+    "lh 1 6"
+    "treering 1 6"
+  )
+elif [ "${SERIES_SET:-development}" != development ]; then
+  echo "forecast_real.sh: SERIES_SET: expected development, holdout or fresh, got '$SERIES_SET'" >&2
+  exit 2
 fi
 names=()
 echo "| series | steps | m | H | naive | seasonal naive | ETS | Theta | seqtorch | form | s |"

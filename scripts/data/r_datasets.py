@@ -3,11 +3,13 @@
 
 Reads the package's lazy-load database (Rdata.rdx: gzip of an XDR-serialized index; Rdata.rdb:
 per-object blocks, each a 4-byte big-endian length, a compression type byte and the compressed
-XDR serialization) from an unpacked r-base-core .deb. Only what univariate `ts` objects need is
-decoded: numeric vectors with their `tsp` attribute (start, end, frequency).
+XDR serialization) from an unpacked r-base-core .deb (or another R package's, e.g.
+r-cran-forecast's). Only what `ts` objects need is decoded: numeric vectors with their `tsp`
+attribute (start, end, frequency), and for a multivariate one (a matrix) its column names.
 
 usage: r_datasets.py DATA_DIR OUT_DIR NAME...   (DATA_DIR: .../library/datasets/data)
-Each NAME becomes OUT_DIR/NAME.csv with columns `time,value` (time as start + i / frequency).
+Each NAME becomes OUT_DIR/NAME.csv with columns `time,value` (time as start + i / frequency);
+NAME:COLUMN takes one column of a multivariate series, written to OUT_DIR/NAME.COLUMN.csv.
 """
 import bz2
 import gzip
@@ -120,14 +122,23 @@ def main():
     with open(os.path.join(data_dir, "Rdata.rdb"), "rb") as f:
         db = f.read()
     os.makedirs(out_dir, exist_ok=True)
-    for name in names:
+    for request in names:
+        name, _, column = request.partition(":")
         if name not in variables:
-            sys.exit("r_datasets.py: R's datasets have no object '%s'" % name)
+            sys.exit("r_datasets.py: %s has no object '%s'" % (data_dir, name))
         offset, length = variables[name]
         value = Reader(decompress(db[offset:offset + length])).item()
         tsp = value.attrs.get("tsp")
-        if tsp is None or "dim" in value.attrs:
-            sys.exit("r_datasets.py: '%s' is not a univariate time series" % name)
+        if tsp is None or ("dim" in value.attrs) != bool(column):
+            sys.exit("r_datasets.py: '%s' is not a %s time series" % (name, "multivariate" if column else "univariate"))
+        if column:  # a matrix, column-major, its column names the second of its dimnames
+            rows_n, columns_n = value.attrs["dim"]
+            columns = list(value.attrs["dimnames"][1])
+            if column not in columns:
+                sys.exit("r_datasets.py: '%s' has no column '%s' (it has %s)" % (name, column, ", ".join(columns)))
+            j = columns.index(column)
+            value = value[j * rows_n:(j + 1) * rows_n]
+            name = name + "." + column
         start, _, frequency = tsp
         rows = ["time,value"]
         for i, x in enumerate(value):
