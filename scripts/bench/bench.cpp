@@ -4,6 +4,8 @@
 //   | W1-1x256 | W5-attn
 //   SEQTORCH_STEP_PRODUCT=blas: the recurrent kernel's per-step products through BLAS instead of
 //   its packed tiles (nn/cpu_kernel.h), to compare.
+//   SEQTORCH_OPTIMIZER=torch: torch::optim's Adam step instead of the one-pass step
+//   (OptimizerOptions::fused), to compare.
 //   W1-1x256: W1's training step with textgen's budget model (1-layer LSTM 256, batch 64).
 //   W5-attn: an attention decoder's training step, one LSTM step at a time (the translate and
 //   caption decoders' path): Luong input feeding, LSTM 512 over [embedding 256, feed 512],
@@ -47,6 +49,14 @@ namespace st = seqtorch;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// The optimiser's options: the defaults, fused unless SEQTORCH_OPTIMIZER=torch.
+st::train::OptimizerOptions optimizer_options() {
+  st::train::OptimizerOptions o;
+  const char* v = std::getenv("SEQTORCH_OPTIMIZER");
+  o.fused = !(v && std::string(v) == "torch");
+  return o;
+}
 
 // Best seconds per call of `fn` over repetitions filling about `budget` seconds (after one warm-up).
 double best_time(const std::function<void()>& fn, double budget) {
@@ -105,8 +115,7 @@ int main(int argc, char** argv) {
                     T = 100, E = 64, V = 96;
       auto vocab = vocab96();
       st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
-      st::train::OptimizerOptions oo;
-      auto opt = st::train::make_optimizer(m->parameters(), oo);
+      auto opt = st::train::make_optimizer(m->parameters(), optimizer_options());
       auto x = torch::randint(V, {T, B}, torch::kLong), y = torch::randint(V, {T, B}, torch::kLong);
       const double s = best_time([&] {
         opt->zero_grad();
@@ -131,7 +140,7 @@ int main(int argc, char** argv) {
       for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
                embedding.get(), decoder.get(), attention.get(), combine.get(), project.get()})
         for (const auto& p : m->parameters()) params.push_back(p);
-      auto opt = st::train::make_optimizer(params, st::train::OptimizerOptions{});
+      auto opt = st::train::make_optimizer(params, optimizer_options());
       auto memory = torch::randn({S, B, H}), h0 = torch::randn({1, B, H}), c0 = torch::randn({1, B, H});
       auto x = torch::randint(V, {T, B}, torch::kLong), y = torch::randint(V, {T, B}, torch::kLong);
       const double s = best_time([&] {
@@ -221,7 +230,7 @@ int main(int argc, char** argv) {
       auto vocab = vocab96();
       st::textgen::CharModel m(st::textgen::CharModelOptions(V).embedding_size(E).hidden_size(H).num_layers(L), vocab);
       m->to(cuda);
-      st::train::OptimizerOptions oo;
+      st::train::OptimizerOptions oo = optimizer_options();
       oo.lr = 0.002;
       auto opt = st::train::make_optimizer(m->parameters(), oo);
       st::train::DeviceStep device_step(*opt);

@@ -40,6 +40,37 @@ TEST(ClipGradNorm, ScalesToMaxNormAndReturnsNormBefore) {
   EXPECT_EQ(bad[0].grad()[0].item<double>(), 1.0);  // non-finite: left for the caller to skip
 }
 
+// float32 CPU gradients take the one-pass path (sums of squares in float64, blocks of 2^16
+// spread over threads): the norm of a large and a small gradient against float64 by hand, the
+// scaled gradients against the factor, and the same norm with 1 and 2 threads.
+TEST(ClipGradNorm, Float32GradientsInOnePassMatchFloat64) {
+  torch::manual_seed(3);
+  std::vector<torch::Tensor> ps;
+  for (int64_t n : {int64_t{300001}, int64_t{7}}) {
+    auto p = torch::zeros({n}).requires_grad_(true);
+    p.mutable_grad() = torch::randn({n});
+    ps.push_back(p);
+  }
+  const double expected = std::sqrt(ps[0].grad().to(torch::kDouble).pow(2).sum().item<double>() +
+                                    ps[1].grad().to(torch::kDouble).pow(2).sum().item<double>());
+  const auto before = ps[0].grad().clone();
+  const int threads = torch::get_num_threads();
+  double norms[2];
+  for (int t : {1, 2}) {
+    torch::set_num_threads(t);
+    norms[t - 1] = clip_grad_norm_(ps, 1e9);  // above the norm: nothing scaled
+  }
+  torch::set_num_threads(threads);
+  EXPECT_NEAR(norms[0], expected, 1e-9 * expected);
+  EXPECT_EQ(norms[0], norms[1]);
+  EXPECT_TRUE(torch::equal(ps[0].grad(), before));
+  EXPECT_NEAR(clip_grad_norm_(ps, 2.0), expected, 1e-9 * expected);
+  const float factor = static_cast<float>(2.0 / (expected + 1e-6));
+  EXPECT_TRUE(torch::equal(ps[0].grad(), before * factor));
+  EXPECT_NEAR(std::sqrt(ps[0].grad().to(torch::kDouble).pow(2).sum().item<double>() +
+                        ps[1].grad().to(torch::kDouble).pow(2).sum().item<double>()), 2.0, 1e-5);
+}
+
 TEST(ClipGradValue, ClampsEachElement) {
   auto ps = with_grads({{-3.0, 0.5, 2.0}});
   clip_grad_value_(ps, 1.0);

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <sstream>
 
 namespace seqtorch::train {
 namespace {
@@ -65,6 +66,101 @@ TEST(Optimizer, AdamAndAdamWMatchHand) {
       }
     }
   }
+}
+
+// The one-pass step on float32 CPU parameters (OptimizerOptions::fused, the default) against
+// torch::optim's own Adam and AdamW from the same start: parameters of several sizes (one large
+// enough to be split over threads, one of 3 elements, one 2-D), one without a gradient, weight
+// decay on and off, 20 steps on a loss whose gradient changes each step. Equal up to float
+// rounding; the state is torch::optim's (its step count and moments), so a checkpoint of one
+// loads into the other.
+TEST(Optimizer, FusedAdamStepsEqualTorchOptim) {
+  for (auto kind : {OptimizerKind::adam, OptimizerKind::adamw}) {
+    for (double decay : {0.0, 0.05}) {
+      SCOPED_TRACE(to_string(kind) + " weight decay " + std::to_string(decay));
+      torch::manual_seed(7);
+      const std::vector<torch::Tensor> start{torch::randn({100003}), torch::randn({3}), torch::randn({17, 33}),
+                                             torch::randn({5})};
+      auto make = [&](bool fused) {
+        std::vector<torch::Tensor> ps;
+        for (const auto& t : start) ps.push_back(t.clone().requires_grad_(true));
+        OptimizerOptions o;
+        o.kind = kind;
+        o.lr = 0.01;
+        o.weight_decay = decay;
+        o.fused = fused;
+        return std::make_pair(ps, make_optimizer(ps, o));
+      };
+      auto [fp, fused] = make(true);
+      auto [rp, reference] = make(false);
+      EXPECT_NE(dynamic_cast<torch::optim::Adam*>(fused.get()) != nullptr,
+                dynamic_cast<torch::optim::AdamW*>(fused.get()) != nullptr);
+      for (int step = 1; step <= 20; ++step) {
+        for (auto* ps : {&fp, &rp}) {
+          for (auto& p : *ps) p.mutable_grad() = torch::Tensor();
+          torch::Tensor loss = torch::zeros({});
+          for (size_t k = 0; k + 1 < ps->size(); ++k)  // the last parameter gets no gradient
+            loss = loss + ((*ps)[k] * (*ps)[k] * (*ps)[k] * (*ps)[k]).sum() * (1.0 / step) + (*ps)[k].sum();
+          loss.backward();
+        }
+        fused->step();
+        reference->step();
+      }
+      for (size_t k = 0; k < fp.size(); ++k) {
+        const double moved = (start[k] - rp[k]).abs().max().item<double>();
+        EXPECT_TRUE(torch::allclose(fp[k], rp[k], 1e-5, 1e-6)) << "parameter " << k << ": largest difference "
+            << (fp[k] - rp[k]).abs().max().item<double>() << ", moved " << moved;
+        if (k + 1 < fp.size()) {
+          EXPECT_GT(moved, 0.05) << k;
+        } else {
+          EXPECT_TRUE(torch::equal(fp[k], start[k]));  // no gradient: untouched
+        }
+      }
+      // The state is torch::optim's: save the fused one's, load it into a plain one, step both.
+      std::stringstream saved;
+      {
+        torch::serialize::OutputArchive archive;
+        fused->save(archive);
+        archive.save_to(saved);
+      }
+      torch::serialize::InputArchive archive;
+      archive.load_from(saved);
+      reference->load(archive);
+      for (size_t k = 0; k < fp.size(); ++k) rp[k].detach().copy_(fp[k].detach());
+      for (auto* ps : {&fp, &rp}) {
+        for (auto& p : *ps) p.mutable_grad() = torch::ones_like(p);
+      }
+      fused->step();
+      reference->step();
+      for (size_t k = 0; k < fp.size(); ++k)
+        EXPECT_TRUE(torch::allclose(fp[k], rp[k], 1e-6, 1e-7)) << "after the state's round trip, parameter " << k;
+    }
+  }
+}
+
+// Where the one-pass step does not apply (float64 parameters, amsgrad), torch::optim's runs.
+TEST(Optimizer, FusedAdamFallsBackToTorchOptimElsewhere) {
+  OptimizerOptions o;
+  o.lr = 0.05;
+  auto got = run(o, kP0, kA);  // float64: torch::optim's step, exact against the hand values
+  double p = kP0[0], m = 0, v = 0;
+  for (int s = 1; s <= 3; ++s) {
+    const double g = kA[0] * p;
+    m = o.beta1 * m + (1 - o.beta1) * g;
+    v = o.beta2 * v + (1 - o.beta2) * g * g;
+    p -= o.lr * (m / (1 - std::pow(o.beta1, s))) / (std::sqrt(v / (1 - std::pow(o.beta2, s))) + o.eps);
+  }
+  EXPECT_NEAR(got[2][0], p, 1e-12);
+  auto w = torch::tensor({1.0f, -2.0f}).requires_grad_(true);
+  auto opt = make_optimizer({w}, o);
+  static_cast<torch::optim::AdamOptions&>(opt->param_groups()[0].options()).amsgrad(true);
+  (w * w).sum().backward();
+  opt->step();
+  auto* adam = dynamic_cast<torch::optim::Adam*>(opt.get());
+  ASSERT_NE(adam, nullptr);
+  const auto& state = adam->state();
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_TRUE(static_cast<const torch::optim::AdamParamState&>(*state.begin()->second).max_exp_avg_sq().defined());
 }
 
 TEST(Optimizer, RmspropMatchesHand) {

@@ -1,5 +1,6 @@
 #include <seqtorch/nn/gradients.h>
 
+#include "../train/fused_step.h"
 #include "../util/torch_compat.h"
 
 #include <torch/torch.h>
@@ -25,10 +26,46 @@ bool one_cuda_group(const std::vector<torch::Tensor>& grads) {
          });
 }
 
+// Whether every gradient is a contiguous float32 CPU tensor (train/fused_step.h's loops apply).
+bool all_flat_cpu_float(const std::vector<torch::Tensor>& grads) {
+  return std::all_of(grads.begin(), grads.end(), [](const torch::Tensor& g) {
+    return g.device().is_cpu() && g.scalar_type() == torch::kFloat && g.layout() == torch::kStrided &&
+           g.is_contiguous();
+  });
+}
+
+// Runs fn(begin, end) over [0, n) in blocks of 2^16 elements, spread over the threads for large
+// n; each block's result lands in its own slot, so a sum over them does not depend on the
+// number of threads.
+constexpr int64_t kBlock = int64_t{1} << 16;
+template <typename Fn>
+void over_blocks(int64_t n, const Fn& fn) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  if (blocks <= 1) {
+    fn(0, 0, n);
+    return;
+  }
+  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) fn(b, b * kBlock, std::min(n, (b + 1) * kBlock));
+  });
+}
+
 // The global L2 norm of `grads` as a 0-d float64 tensor on the first one's device.
 torch::Tensor global_norm(const std::vector<torch::Tensor>& grads) {
   const auto& g0 = grads[0];
   std::vector<torch::Tensor> norms;
+  if (all_flat_cpu_float(grads)) {  // one pass per gradient, no float64 copies, no dispatches
+    double total = 0;
+    for (const auto& g : grads) {
+      const float* x = g.data_ptr<float>();
+      std::vector<double> sums(static_cast<size_t>(std::max<int64_t>(1, (g.numel() + kBlock - 1) / kBlock)), 0.0);
+      over_blocks(g.numel(), [&](int64_t b, int64_t i0, int64_t i1) {
+        sums[static_cast<size_t>(b)] = train::fused::sum_of_squares(x + i0, i1 - i0);
+      });
+      for (double part : sums) total += part;
+    }
+    return torch::tensor(std::sqrt(total), torch::kDouble);
+  }
   if (one_cuda_group(grads)) {
     norms = torch::_foreach_norm(grads);  // one kernel for every tensor
   } else {
@@ -49,6 +86,21 @@ void scale_(const std::vector<torch::Tensor>& grads, const torch::Tensor& factor
 #endif
   for (const auto& g : grads) g.mul_(factor.to(g.device(), g.scalar_type()));
 }
+
+// grads *= factor, a number (clip_grad_norm_ on the host).
+void scale_(const std::vector<torch::Tensor>& grads, double factor) {
+  torch::NoGradGuard no_grad;
+  if (!all_flat_cpu_float(grads)) {
+    for (const auto& g : grads) g.mul_(factor);
+    return;
+  }
+  for (const auto& g : grads) {
+    float* x = g.data_ptr<float>();
+    over_blocks(g.numel(), [&](int64_t, int64_t i0, int64_t i1) {
+      train::fused::scale(x + i0, i1 - i0, static_cast<float>(factor));
+    });
+  }
+}
 }  // namespace
 
 double clip_grad_norm_(const std::vector<torch::Tensor>& parameters, double max_norm) {
@@ -56,9 +108,7 @@ double clip_grad_norm_(const std::vector<torch::Tensor>& parameters, double max_
   if (grads.empty()) return 0.0;
   const double total = global_norm(grads).item<double>();
   if (!std::isfinite(total) || max_norm <= 0 || total <= max_norm) return total;
-  torch::NoGradGuard no_grad;
-  const double scale = max_norm / (total + 1e-6);
-  for (const auto& g : grads) g.mul_(scale);
+  scale_(grads, max_norm / (total + 1e-6));
   return total;
 }
 

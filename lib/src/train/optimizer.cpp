@@ -1,10 +1,105 @@
 #include <seqtorch/train/optimizer.h>
 
 #include "../util/torch_compat.h"
+#include "fused_step.h"
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace seqtorch::train {
+
+namespace {
+// Adam or AdamW whose step runs seqtorch's one-pass loop (train/fused_step.h) where every
+// parameter with a gradient is a contiguous float32 CPU tensor (its gradient too) and amsgrad is
+// off; otherwise, or with a closure, torch::optim's own step. The state (AdamParamState or
+// AdamWParamState, keyed as torch::optim keys it) and its serialisation are the base class's, so
+// checkpoints move freely between the two.
+template <class Base, class Options, class State>
+class FusedAdam : public Base {
+ public:
+  FusedAdam(std::vector<torch::Tensor> params, const Options& options) : Base(std::move(params), options) {}
+
+  torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
+    if (closure != nullptr || !eligible()) return Base::step(std::move(closure));
+    torch::NoGradGuard no_grad;
+    constexpr bool decoupled = std::is_same_v<Options, torch::optim::AdamWOptions>;
+    auto& states = this->state();
+    for (torch::optim::OptimizerParamGroup& group : this->param_groups()) {
+      const auto& o = static_cast<const Options&>(group.options());
+      const auto [beta1, beta2] = o.betas();
+      for (torch::Tensor& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        const auto key = compat::optimizer_state_key(p);
+        auto it = states.find(key);
+        if (it == states.end()) {  // as torch::optim creates it at a parameter's first step
+          auto fresh = std::make_unique<State>();
+          fresh->step(0);
+          fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          it = states.emplace(key, std::move(fresh)).first;
+        }
+        auto& s = static_cast<State&>(*it->second);
+        s.step(s.step() + 1);
+        const double t = static_cast<double>(s.step());
+        fused::AdamStep a;
+        a.beta1 = static_cast<float>(beta1);
+        a.beta2 = static_cast<float>(beta2);
+        a.one_minus_beta1 = static_cast<float>(1 - beta1);
+        a.one_minus_beta2 = static_cast<float>(1 - beta2);
+        a.step_size = static_cast<float>(o.lr() / (1 - std::pow(beta1, t)));
+        a.sqrt_bias2 = static_cast<float>(std::sqrt(1 - std::pow(beta2, t)));
+        a.eps = static_cast<float>(o.eps());
+        if (decoupled)
+          a.decay = static_cast<float>(1 - o.lr() * o.weight_decay());
+        else
+          a.l2 = static_cast<float>(o.weight_decay());
+        float* pp = p.data_ptr<float>();
+        const float* g = p.grad().data_ptr<float>();
+        float* m = s.exp_avg().template data_ptr<float>();
+        float* v = s.exp_avg_sq().template data_ptr<float>();
+        // Large parameters split over the threads (ranges of whole cache lines); small ones in one
+        // call, where a parallel region would cost more than the loop.
+        const int64_t n = p.numel();
+        if (n < (int64_t{1} << 15)) {
+          fused::adam_update(a, pp, g, m, v, n);
+        } else {
+          at::parallel_for(0, (n + 15) / 16, 1024, [&](int64_t b, int64_t e) {
+            const int64_t i0 = b * 16, i1 = std::min(n, e * 16);
+            fused::adam_update(a, pp + i0, g + i0, m + i0, v + i0, i1 - i0);
+          });
+        }
+      }
+    }
+    return {};
+  }
+
+ private:
+  // Whether the one-pass loop applies to every parameter that has a gradient (and its state).
+  bool eligible() {
+    auto flat = [](const torch::Tensor& t) {
+      return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous() &&
+             t.layout() == torch::kStrided;
+    };
+    auto& states = this->state();
+    for (auto& group : this->param_groups()) {
+      if (static_cast<const Options&>(group.options()).amsgrad()) return false;
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        const torch::Tensor& g = p.grad();
+        if (!flat(p) || !flat(g) || g.sizes() != p.sizes()) return false;
+        auto it = states.find(compat::optimizer_state_key(p));
+        if (it == states.end()) continue;
+        const auto& s = static_cast<const State&>(*it->second);
+        if (!flat(s.exp_avg()) || !flat(s.exp_avg_sq()) || s.exp_avg().sizes() != p.sizes() ||
+            s.exp_avg_sq().sizes() != p.sizes())
+          return false;
+      }
+    }
+    return true;
+  }
+};
+}  // namespace
 
 std::string to_string(OptimizerKind kind) {
   switch (kind) {
@@ -39,13 +134,20 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tenso
     case OptimizerKind::adamw: {
       TORCH_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1,
                   "optimizer: betas: expected in [0, 1), got (", o.beta1, ", ", o.beta2, ")");
-      if (o.kind == OptimizerKind::adam)
-        return std::make_unique<torch::optim::Adam>(
-            parameters, torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps)
-                            .weight_decay(o.weight_decay));
-      return std::make_unique<torch::optim::AdamW>(
-          parameters, torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps)
-                          .weight_decay(o.weight_decay));
+      if (o.kind == OptimizerKind::adam) {
+        const auto options = torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps)
+                                 .weight_decay(o.weight_decay);
+        if (o.fused)
+          return std::make_unique<FusedAdam<torch::optim::Adam, torch::optim::AdamOptions,
+                                            torch::optim::AdamParamState>>(parameters, options);
+        return std::make_unique<torch::optim::Adam>(parameters, options);
+      }
+      const auto options = torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps)
+                               .weight_decay(o.weight_decay);
+      if (o.fused)
+        return std::make_unique<FusedAdam<torch::optim::AdamW, torch::optim::AdamWOptions,
+                                          torch::optim::AdamWParamState>>(parameters, options);
+      return std::make_unique<torch::optim::AdamW>(parameters, options);
     }
     case OptimizerKind::rmsprop:
       TORCH_CHECK(o.alpha >= 0 && o.alpha < 1, "optimizer: alpha: expected in [0, 1), got ",

@@ -1,6 +1,7 @@
 #pragma once
 // Optimisers by name, built from one typed options struct: SGD (momentum, Nesterov), Adam, AdamW,
-// RMSprop, all with weight decay. They are torch::optim's own, so they behave as PyTorch's do.
+// RMSprop, all with weight decay. They are torch::optim's own classes, so they behave as
+// PyTorch's do; Adam's and AdamW's step on float32 CPU parameters runs in one pass (`fused`).
 #include <torch/optim/optimizer.h>
 
 #include <memory>
@@ -33,6 +34,12 @@ struct OptimizerOptions {
   double eps = 1e-8;
   /// RMSprop smoothing constant.
   double alpha = 0.99;
+  /// Adam and AdamW: where every parameter with a gradient is a contiguous float32 CPU tensor
+  /// (and amsgrad is off), each step updates a parameter and its moments in one vectorised pass
+  /// (the same update as torch::optim's, equal up to float rounding) instead of torch::optim's
+  /// eight operators; elsewhere torch::optim's step. The optimiser is still a torch::optim::Adam
+  /// (AdamW), its state and checkpoints the same. false: torch::optim's step always.
+  bool fused = true;
 };
 
 /// A new optimiser over `parameters`. Throws on invalid options (negative lr, Nesterov without
