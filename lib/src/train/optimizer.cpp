@@ -99,6 +99,15 @@ class FusedAdam : public Base {
     return true;
   }
 };
+
+// Adam or AdamW (Base, its Options and State) with `o`'s settings: FusedAdam, or torch::optim's
+// class itself when o.fused is off.
+template <class Base, class Options, class State>
+std::unique_ptr<torch::optim::Optimizer> adam(std::vector<torch::Tensor> parameters, const OptimizerOptions& o) {
+  const auto options = Options(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay);
+  if (o.fused) return std::make_unique<FusedAdam<Base, Options, State>>(std::move(parameters), options);
+  return std::make_unique<Base>(std::move(parameters), options);
+}
 }  // namespace
 
 std::string to_string(OptimizerKind kind) {
@@ -134,20 +143,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tenso
     case OptimizerKind::adamw: {
       TORCH_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1,
                   "optimizer: betas: expected in [0, 1), got (", o.beta1, ", ", o.beta2, ")");
-      if (o.kind == OptimizerKind::adam) {
-        const auto options = torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps)
-                                 .weight_decay(o.weight_decay);
-        if (o.fused)
-          return std::make_unique<FusedAdam<torch::optim::Adam, torch::optim::AdamOptions,
-                                            torch::optim::AdamParamState>>(parameters, options);
-        return std::make_unique<torch::optim::Adam>(parameters, options);
-      }
-      const auto options = torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps)
-                               .weight_decay(o.weight_decay);
-      if (o.fused)
-        return std::make_unique<FusedAdam<torch::optim::AdamW, torch::optim::AdamWOptions,
-                                          torch::optim::AdamWParamState>>(parameters, options);
-      return std::make_unique<torch::optim::AdamW>(parameters, options);
+      if (o.kind == OptimizerKind::adam)
+        return adam<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState>(
+            std::move(parameters), o);
+      return adam<torch::optim::AdamW, torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
+          std::move(parameters), o);
     }
     case OptimizerKind::rmsprop:
       TORCH_CHECK(o.alpha >= 0 && o.alpha < 1, "optimizer: alpha: expected in [0, 1), got ",
