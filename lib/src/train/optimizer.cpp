@@ -21,18 +21,31 @@ class FusedAdam : public Base {
   FusedAdam(std::vector<torch::Tensor> params, const Options& options) : Base(std::move(params), options) {}
 
   torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
-    if (closure != nullptr || !eligible()) return Base::step(std::move(closure));
-    torch::NoGradGuard no_grad;
-    constexpr bool decoupled = std::is_same_v<Options, torch::optim::AdamWOptions>;
+    if (closure != nullptr) return Base::step(std::move(closure));
+    // One pass gathers each parameter with a gradient and its state (created as torch::optim
+    // creates it at a parameter's first step, so that torch::optim's step finds the same state
+    // when it runs instead); torch::optim's step unless all of them are flat float32 CPU tensors.
+    struct Item {
+      torch::Tensor* p;
+      State* state;
+      const Options* options;
+    };
+    std::vector<Item> items;
+    auto flat = [](const torch::Tensor& t) {
+      return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous() &&
+             t.layout() == torch::kStrided;
+    };
     auto& states = this->state();
     for (torch::optim::OptimizerParamGroup& group : this->param_groups()) {
       const auto& o = static_cast<const Options&>(group.options());
-      const auto [beta1, beta2] = o.betas();
+      if (o.amsgrad()) return Base::step();
       for (torch::Tensor& p : group.params()) {
         if (!p.grad().defined()) continue;
+        const torch::Tensor& g = p.grad();
+        if (!flat(p) || !flat(g) || g.sizes() != p.sizes()) return Base::step();
         const auto key = compat::optimizer_state_key(p);
         auto it = states.find(key);
-        if (it == states.end()) {  // as torch::optim creates it at a parameter's first step
+        if (it == states.end()) {
           auto fresh = std::make_unique<State>();
           fresh->step(0);
           fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
@@ -40,63 +53,50 @@ class FusedAdam : public Base {
           it = states.emplace(key, std::move(fresh)).first;
         }
         auto& s = static_cast<State&>(*it->second);
-        s.step(s.step() + 1);
-        const double t = static_cast<double>(s.step());
-        fused::AdamStep a;
-        a.beta1 = static_cast<float>(beta1);
-        a.beta2 = static_cast<float>(beta2);
-        a.one_minus_beta1 = static_cast<float>(1 - beta1);
-        a.one_minus_beta2 = static_cast<float>(1 - beta2);
-        a.step_size = static_cast<float>(o.lr() / (1 - std::pow(beta1, t)));
-        a.sqrt_bias2 = static_cast<float>(std::sqrt(1 - std::pow(beta2, t)));
-        a.eps = static_cast<float>(o.eps());
-        if (decoupled)
-          a.decay = static_cast<float>(1 - o.lr() * o.weight_decay());
-        else
-          a.l2 = static_cast<float>(o.weight_decay());
-        float* pp = p.data_ptr<float>();
-        const float* g = p.grad().data_ptr<float>();
-        float* m = s.exp_avg().template data_ptr<float>();
-        float* v = s.exp_avg_sq().template data_ptr<float>();
-        // Large parameters split over the threads (ranges of whole cache lines); small ones in one
-        // call, where a parallel region would cost more than the loop.
-        const int64_t n = p.numel();
-        if (n < (int64_t{1} << 15)) {
-          fused::adam_update(a, pp, g, m, v, n);
-        } else {
-          at::parallel_for(0, (n + 15) / 16, 1024, [&](int64_t b, int64_t e) {
-            const int64_t i0 = b * 16, i1 = std::min(n, e * 16);
-            fused::adam_update(a, pp + i0, g + i0, m + i0, v + i0, i1 - i0);
-          });
-        }
+        if (!flat(s.exp_avg()) || !flat(s.exp_avg_sq()) || s.exp_avg().sizes() != p.sizes() ||
+            s.exp_avg_sq().sizes() != p.sizes())
+          return Base::step();
+        items.push_back({&p, &s, &o});
+      }
+    }
+    torch::NoGradGuard no_grad;
+    constexpr bool decoupled = std::is_same_v<Options, torch::optim::AdamWOptions>;
+    for (const Item& item : items) {
+      const Options& o = *item.options;
+      State& s = *item.state;
+      const auto [beta1, beta2] = o.betas();
+      s.step(s.step() + 1);
+      const double t = static_cast<double>(s.step());
+      fused::AdamStep a;
+      a.beta1 = static_cast<float>(beta1);
+      a.beta2 = static_cast<float>(beta2);
+      a.one_minus_beta1 = static_cast<float>(1 - beta1);
+      a.one_minus_beta2 = static_cast<float>(1 - beta2);
+      a.step_size = static_cast<float>(o.lr() / (1 - std::pow(beta1, t)));
+      a.sqrt_bias2 = static_cast<float>(std::sqrt(1 - std::pow(beta2, t)));
+      a.eps = static_cast<float>(o.eps());
+      if (decoupled)
+        a.decay = static_cast<float>(1 - o.lr() * o.weight_decay());
+      else
+        a.l2 = static_cast<float>(o.weight_decay());
+      torch::Tensor& p = *item.p;
+      float* pp = p.data_ptr<float>();
+      const float* g = p.grad().data_ptr<float>();
+      float* m = s.exp_avg().template data_ptr<float>();
+      float* v = s.exp_avg_sq().template data_ptr<float>();
+      // Large parameters split over the threads (ranges of whole cache lines); small ones in one
+      // call, where a parallel region would cost more than the loop.
+      const int64_t n = p.numel();
+      if (n < (int64_t{1} << 15)) {
+        fused::adam_update(a, pp, g, m, v, n);
+      } else {
+        at::parallel_for(0, (n + 15) / 16, 1024, [&](int64_t b, int64_t e) {
+          const int64_t i0 = b * 16, i1 = std::min(n, e * 16);
+          fused::adam_update(a, pp + i0, g + i0, m + i0, v + i0, i1 - i0);
+        });
       }
     }
     return {};
-  }
-
- private:
-  // Whether the one-pass loop applies to every parameter that has a gradient (and its state).
-  bool eligible() {
-    auto flat = [](const torch::Tensor& t) {
-      return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous() &&
-             t.layout() == torch::kStrided;
-    };
-    auto& states = this->state();
-    for (auto& group : this->param_groups()) {
-      if (static_cast<const Options&>(group.options()).amsgrad()) return false;
-      for (auto& p : group.params()) {
-        if (!p.grad().defined()) continue;
-        const torch::Tensor& g = p.grad();
-        if (!flat(p) || !flat(g) || g.sizes() != p.sizes()) return false;
-        auto it = states.find(compat::optimizer_state_key(p));
-        if (it == states.end()) continue;
-        const auto& s = static_cast<const State&>(*it->second);
-        if (!flat(s.exp_avg()) || !flat(s.exp_avg_sq()) || s.exp_avg().sizes() != p.sizes() ||
-            s.exp_avg_sq().sizes() != p.sizes())
-          return false;
-      }
-    }
-    return true;
   }
 };
 
