@@ -9,7 +9,6 @@
 #include <seqtorch/data/images.h>
 #include <seqtorch/export/caption_export.h>
 #include <seqtorch/train/checkpoint.h>
-#include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
 #include <seqtorch/util/messages.h>
 #include <seqtorch/util/stop_signal.h>
@@ -195,8 +194,7 @@ int run(int argc, char** argv) {
   auto commands = f.commands();
   auto parsed = parse_command_line(argc, argv, kProgram, commands);
   if (parsed.help) return std::cout << help_text(kProgram, commands, parsed.command), 0;
-  st::util::set_threads(f.c.threads);
-  st::util::seed_everything(f.c.seed);
+  apply_runtime_options(f.c);
 
   if (parsed.command == "data") {
     const auto n = st::data::write_scenes(f.c.out, f.count, f.image_size, f.c.seed);

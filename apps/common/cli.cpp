@@ -47,9 +47,18 @@ po::options_description runtime_options(CommonOptions& c) {
       ("config", po::value(&c.config), "INI file of options (name = value), read beneath the command line")
       ("device", po::value(&c.device)->default_value(c.device)->notifier(device_name), "auto | cpu | cuda | cuda:N (auto: CUDA when present)")
       ("threads", po::value(&c.threads)->default_value(c.threads)->notifier(at_least("threads", 0)), "CPU threads (0: all cores)")
+      ("flush-denormal", po::value(&c.flush_denormal)->default_value(c.flush_denormal)->implicit_value(true),
+       "flush subnormal numbers (below 1.2e-38 in float32) to zero on the CPU, as torch.set_flush_denormal: faster where vanishing gradients make them")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of every random source")
       ("quiet", po::value(&c.quiet)->default_value(false)->implicit_value(true), "no progress output");
   return d;
+}
+
+void apply_runtime_options(const CommonOptions& c) {
+  util::set_threads(c.threads);
+  if (!util::set_flush_denormal(c.flush_denormal) && c.flush_denormal && !c.quiet)
+    std::cerr << "--flush-denormal: this CPU cannot flush subnormal numbers to zero; they are kept\n";
+  util::seed_everything(c.seed);
 }
 
 po::options_description training_options(CommonOptions& c) {

@@ -45,6 +45,7 @@ struct CommonOptions {
   int threads = 0;
   uint64_t seed = 1;
   bool quiet = false;
+  bool flush_denormal = false;
   std::string resume;  // run folder to continue (its config.ini is read beneath the command line)
   // training
   int64_t epochs = 10;
@@ -116,8 +117,12 @@ std::function<void(const std::string&)> one_of(const std::string& option,
 /// --max-vocab: 0 (no limit) or more than the 4 reserved ids.
 std::function<void(const int64_t&)> max_vocab_check();
 
-/// The shared runtime options (--out, --config, --device, --threads, --seed, --quiet).
+/// The shared runtime options (--out, --config, --device, --threads, --flush-denormal, --seed,
+/// --quiet).
 po::options_description runtime_options(CommonOptions& c);
+/// Puts the runtime options in force: torch's threads, subnormals flushed or not, every random
+/// source seeded.
+void apply_runtime_options(const CommonOptions& c);
 /// The shared training options (--epochs, --batch-size, --lr, --optimizer, --clip-grad, ...,
 /// --resume).
 po::options_description training_options(CommonOptions& c);

@@ -8,7 +8,6 @@
 #include <seqtorch/forecast/window_task.h>
 #include <seqtorch/train/checkpoint.h>
 #include <seqtorch/util/atomic_file.h>
-#include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
 #include <seqtorch/util/spec_text.h>
 #include <seqtorch/util/stop_signal.h>
@@ -196,8 +195,7 @@ int run(int argc, char** argv) {
     else st::util::write_file_atomically(f.output, st::data::builtin_series_csv());
     return 0;
   }
-  st::util::set_threads(f.c.threads);
-  st::util::seed_everything(f.c.seed);
+  apply_runtime_options(f.c);
   torch::Device device = resolve_device(f.c);
   const std::string out = f.c.out;
 

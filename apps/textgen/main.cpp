@@ -136,8 +136,7 @@ int run(int argc, char** argv) {
   auto commands = f.commands();
   auto parsed = parse_command_line(argc, argv, kProgram, commands);
   if (parsed.help) return std::cout << help_text(kProgram, commands, parsed.command), 0;
-  st::util::set_threads(f.c.threads);
-  st::util::seed_everything(f.c.seed);
+  apply_runtime_options(f.c);
   torch::Device device = resolve_device(f.c);
   const std::string out = f.c.out;
 

@@ -10,7 +10,6 @@
 #include <seqtorch/translate/task.h>
 #include <seqtorch/translate/translator.h>
 #include <seqtorch/util/atomic_file.h>
-#include <seqtorch/util/device.h>
 #include <seqtorch/util/file_system.h>
 #include <seqtorch/util/stop_signal.h>
 
@@ -186,8 +185,7 @@ int run(int argc, char** argv) {
   auto commands = f.commands();
   auto parsed = parse_command_line(argc, argv, kProgram, commands);
   if (parsed.help) return std::cout << help_text(kProgram, commands, parsed.command), 0;
-  st::util::set_threads(f.c.threads);
-  st::util::seed_everything(f.c.seed);
+  apply_runtime_options(f.c);
 
   if (parsed.command == "data") {
     const auto split = f.split == "train" ? st::data::ToySplit::train   // checked when read (one_of)

@@ -236,5 +236,31 @@ TEST(Cli, DeviceAndThreads) {
   util::set_threads(1);
 }
 
+// --flush-denormal: off by default (as PyTorch); on, apply_runtime_options flushes subnormals to
+// zero (util::set_flush_denormal, tests/util/device_test.cpp); off again, they are kept.
+TEST(Cli, FlushDenormalIsOffByDefaultAndAppliedWithTheThreads) {
+  auto product = [] {
+    volatile float tiny = 1e-30f, scale = 1e-10f;  // 1e-40: a float32 subnormal
+    return tiny * scale;
+  };
+  const bool has_switch = util::set_flush_denormal(false);  // x86 without SSE3 lacks it
+  Cli cli;
+  cli.parse({"train", "--threads", "1"});
+  EXPECT_FALSE(cli.c.flush_denormal);
+  apply_runtime_options(cli.c);
+  EXPECT_NE(product(), 0.0f);
+  Cli on;
+  on.parse({"train", "--threads", "1", "--flush-denormal", "--quiet"});
+  ASSERT_TRUE(on.c.flush_denormal);
+  apply_runtime_options(on.c);
+  if (has_switch) {
+    EXPECT_EQ(product(), 0.0f);
+  }
+  apply_runtime_options(cli.c);
+  EXPECT_NE(product(), 0.0f);
+  EXPECT_NE(usage_error([&] { Cli().parse({"train", "--flush-denormal", "maybe"}); }).find("--flush-denormal"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace seqtorch::apps

@@ -3,7 +3,11 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <thread>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace seqtorch::util {
 
@@ -46,6 +50,18 @@ int set_threads(int threads) {
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
   return n;
+}
+
+bool set_flush_denormal(bool on) {
+  if (!at::globalContext().setFlushDenormal(on)) return false;
+#if defined(_OPENMP)
+  // Every thread of the pool, however large a team OpenBLAS or torch asks for later: a team this
+  // size reuses the pool's threads (MXCSR is per thread) and starts the missing ones from here.
+  const int team = std::max(omp_get_max_threads(), static_cast<int>(std::thread::hardware_concurrency()));
+#pragma omp parallel num_threads(team)
+  at::globalContext().setFlushDenormal(on);
+#endif
+  return true;
 }
 
 void seed_everything(uint64_t seed) {
