@@ -12,23 +12,23 @@ namespace {
 
 using test::all_close;
 
-constexpr int64_t kB = 3, kI = 4, kH = 5;
+constexpr int64_t kCellB = 3, kCellI = 4, kCellH = 5;
 
 // Runs one step of our cell and returns h' and c' (c' undefined but for the LSTM).
 CellState run(CellBase& cell, const torch::Tensor& x, const CellState& s) { return cell.step(x, s); }
 
 TEST(Cells, ShapesAndParameters) {
-  LSTMCell lstm(CellOptions(kI, kH));
-  auto s = lstm->forward(torch::randn({kB, kI}));
-  EXPECT_EQ(s.h.sizes(), torch::IntArrayRef({kB, kH}));
-  EXPECT_EQ(s.c.sizes(), torch::IntArrayRef({kB, kH}));
-  EXPECT_EQ(lstm->weight_ih.sizes(), torch::IntArrayRef({4 * kH, kI}));
-  GRUCell gru(CellOptions(kI, kH));
-  EXPECT_EQ(gru->forward(torch::randn({kB, kI})).sizes(), torch::IntArrayRef({kB, kH}));
-  EXPECT_EQ(gru->weight_hh.sizes(), torch::IntArrayRef({3 * kH, kH}));
-  RNNCell rnn(CellOptions(kI, kH).bias(false));
+  LSTMCell lstm(CellOptions(kCellI, kCellH));
+  auto s = lstm->forward(torch::randn({kCellB, kCellI}));
+  EXPECT_EQ(s.h.sizes(), torch::IntArrayRef({kCellB, kCellH}));
+  EXPECT_EQ(s.c.sizes(), torch::IntArrayRef({kCellB, kCellH}));
+  EXPECT_EQ(lstm->weight_ih.sizes(), torch::IntArrayRef({4 * kCellH, kCellI}));
+  GRUCell gru(CellOptions(kCellI, kCellH));
+  EXPECT_EQ(gru->forward(torch::randn({kCellB, kCellI})).sizes(), torch::IntArrayRef({kCellB, kCellH}));
+  EXPECT_EQ(gru->weight_hh.sizes(), torch::IntArrayRef({3 * kCellH, kCellH}));
+  RNNCell rnn(CellOptions(kCellI, kCellH).bias(false));
   EXPECT_EQ(rnn->parameters().size(), 2u);
-  EXPECT_EQ(rnn->forward(torch::randn({kB, kI})).sizes(), torch::IntArrayRef({kB, kH}));
+  EXPECT_EQ(rnn->forward(torch::randn({kCellB, kCellI})).sizes(), torch::IntArrayRef({kCellB, kCellH}));
 }
 
 // With weights copied, each cell equals torch::nn's cell in values and in every gradient.
@@ -38,9 +38,9 @@ TEST(Cells, MatchTorchCells) {
     for (uint64_t seed : {1, 2, 3}) {
       torch::manual_seed(seed);
       auto opt = torch::TensorOptions().dtype(dtype);
-      auto x = torch::randn({kB, kI}, opt), h = torch::randn({kB, kH}, opt),
-           c = torch::randn({kB, kH}, opt), r1 = torch::randn({kB, kH}, opt),
-           r2 = torch::randn({kB, kH}, opt);
+      auto x = torch::randn({kCellB, kCellI}, opt), h = torch::randn({kCellB, kCellH}, opt),
+           c = torch::randn({kCellB, kCellH}, opt), r1 = torch::randn({kCellB, kCellH}, opt),
+           r2 = torch::randn({kCellB, kCellH}, opt);
       auto compare = [&](CellBase& ours, torch::nn::Module& theirs, auto theirs_step) {
         ours.to(dtype);
         theirs.to(dtype);
@@ -64,20 +64,20 @@ TEST(Cells, MatchTorchCells) {
       };
       {
         SCOPED_TRACE("rnn tanh");
-        RNNCell ours(CellOptions(kI, kH));
-        torch::nn::RNNCell theirs(torch::nn::RNNCellOptions(kI, kH));
+        RNNCell ours(CellOptions(kCellI, kCellH));
+        torch::nn::RNNCell theirs(torch::nn::RNNCellOptions(kCellI, kCellH));
         compare(*ours, *theirs, [&](auto xb) { return CellState{theirs->forward(xb, h), {}}; });
       }
       {
         SCOPED_TRACE("rnn relu");
-        RNNCell ours(CellOptions(kI, kH).nonlinearity(Nonlinearity::relu));
-        torch::nn::RNNCell theirs(torch::nn::RNNCellOptions(kI, kH).nonlinearity(torch::kReLU));
+        RNNCell ours(CellOptions(kCellI, kCellH).nonlinearity(Nonlinearity::relu));
+        torch::nn::RNNCell theirs(torch::nn::RNNCellOptions(kCellI, kCellH).nonlinearity(torch::kReLU));
         compare(*ours, *theirs, [&](auto xb) { return CellState{theirs->forward(xb, h), {}}; });
       }
       {
         SCOPED_TRACE("lstm");
-        LSTMCell ours(CellOptions(kI, kH));
-        torch::nn::LSTMCell theirs(torch::nn::LSTMCellOptions(kI, kH));
+        LSTMCell ours(CellOptions(kCellI, kCellH));
+        torch::nn::LSTMCell theirs(torch::nn::LSTMCellOptions(kCellI, kCellH));
         compare(*ours, *theirs, [&](auto xb) {
           auto [h1, c1] = theirs->forward(xb, std::make_tuple(h, c));
           return CellState{h1, c1};
@@ -85,8 +85,8 @@ TEST(Cells, MatchTorchCells) {
       }
       {
         SCOPED_TRACE("gru");
-        GRUCell ours(CellOptions(kI, kH));
-        torch::nn::GRUCell theirs(torch::nn::GRUCellOptions(kI, kH));
+        GRUCell ours(CellOptions(kCellI, kCellH));
+        torch::nn::GRUCell theirs(torch::nn::GRUCellOptions(kCellI, kCellH));
         compare(*ours, *theirs, [&](auto xb) { return CellState{theirs->forward(xb, h), {}}; });
       }
     }
@@ -140,15 +140,15 @@ TEST(Cells, GradientsMatchCentralFiniteDifferences) {
 }
 
 TEST(Cells, BadInputNamesExpectedAndActual) {
-  LSTMCell lstm(CellOptions(kI, kH));
-  EXPECT_TRUE(test::throws_with([&] { lstm->forward(torch::randn({kB, 7})); },
+  LSTMCell lstm(CellOptions(kCellI, kCellH));
+  EXPECT_TRUE(test::throws_with([&] { lstm->forward(torch::randn({kCellB, 7})); },
                                 {"lstm cell", "input width", "expected 4", "got 7"}));
-  EXPECT_TRUE(test::throws_with([&] { lstm->forward(torch::randn({2, kB, kI})); },
+  EXPECT_TRUE(test::throws_with([&] { lstm->forward(torch::randn({2, kCellB, kCellI})); },
                                 {"input rank", "expected 2", "got 3"}));
   EXPECT_TRUE(test::throws_with(
-      [&] { lstm->forward(torch::randn({kB, kI}), {torch::randn({kB, 6}), torch::randn({kB, kH})}); },
+      [&] { lstm->forward(torch::randn({kCellB, kCellI}), {torch::randn({kCellB, 6}), torch::randn({kCellB, kCellH})}); },
       {"h shape", "[3, 5]", "[3, 6]"}));
-  EXPECT_TRUE(test::throws_with([] { GRUCell(CellOptions(0, kH)); },
+  EXPECT_TRUE(test::throws_with([] { GRUCell(CellOptions(0, kCellH)); },
                                 {"input_size", "expected > 0", "got 0"}));
   EXPECT_TRUE(test::throws_with([] { parse_cell_kind("lstn"); }, {"rnn, lstm or gru", "lstn"}));
 }

@@ -13,17 +13,17 @@ namespace {
 
 using test::all_close;
 
-constexpr int64_t kT = 7, kB = 3, kI = 4, kH = 6, kO = 5;
+constexpr int64_t kElmanT = 7, kElmanB = 3, kElmanI = 4, kElmanH = 6, kElmanO = 5;
 
 TEST(ElmanRNN, ParametersNamedAsInTheNote) {
-  ElmanRNN m(ElmanRNNOptions(kI, kH, kO));
+  ElmanRNN m(ElmanRNNOptions(kElmanI, kElmanH, kElmanO));
   auto p = m->named_parameters();
   EXPECT_EQ(p.size(), 5u);
-  EXPECT_EQ(p["U"].sizes(), torch::IntArrayRef({kH, kI}));
-  EXPECT_EQ(p["W"].sizes(), torch::IntArrayRef({kH, kH}));
-  EXPECT_EQ(p["V"].sizes(), torch::IntArrayRef({kO, kH}));
-  EXPECT_EQ(p["b"].sizes(), torch::IntArrayRef({kH}));
-  EXPECT_EQ(p["c"].sizes(), torch::IntArrayRef({kO}));
+  EXPECT_EQ(p["U"].sizes(), torch::IntArrayRef({kElmanH, kElmanI}));
+  EXPECT_EQ(p["W"].sizes(), torch::IntArrayRef({kElmanH, kElmanH}));
+  EXPECT_EQ(p["V"].sizes(), torch::IntArrayRef({kElmanO, kElmanH}));
+  EXPECT_EQ(p["b"].sizes(), torch::IntArrayRef({kElmanH}));
+  EXPECT_EQ(p["c"].sizes(), torch::IntArrayRef({kElmanO}));
 }
 
 // The note's equations, one sequence and one column vector at a time.
@@ -31,16 +31,16 @@ TEST(ElmanRNN, EqualsTheNotesEquationsWrittenByHand) {
   for (Nonlinearity nl : {Nonlinearity::tanh, Nonlinearity::relu}) {
     for (bool bf : {false, true}) {
       torch::manual_seed(2);
-      ElmanRNN m(ElmanRNNOptions(kI, kH, kO).nonlinearity(nl).batch_first(bf));
+      ElmanRNN m(ElmanRNNOptions(kElmanI, kElmanH, kElmanO).nonlinearity(nl).batch_first(bf));
       m->to(torch::kDouble);
-      auto x = torch::randn({kT, kB, kI}, torch::kDouble), h0 = torch::randn({kB, kH}, torch::kDouble);
+      auto x = torch::randn({kElmanT, kElmanB, kElmanI}, torch::kDouble), h0 = torch::randn({kElmanB, kElmanH}, torch::kDouble);
       auto out = m->forward(bf ? x.transpose(0, 1).contiguous() : x, h0);
       auto o_all = bf ? out.output.transpose(0, 1) : out.output;
       auto h_all = bf ? out.hidden.transpose(0, 1) : out.hidden;
       torch::NoGradGuard no_grad;
-      for (int64_t bi = 0; bi < kB; ++bi) {
+      for (int64_t bi = 0; bi < kElmanB; ++bi) {
         auto h = h0[bi].unsqueeze(1);  // column vector [H, 1]
-        for (int64_t t = 0; t < kT; ++t) {
+        for (int64_t t = 0; t < kElmanT; ++t) {
           auto a = m->b.unsqueeze(1) + torch::mm(m->W, h) + torch::mm(m->U, x[t][bi].unsqueeze(1));
           h = nl == Nonlinearity::tanh ? torch::tanh(a) : torch::relu(a);
           auto o = m->c.unsqueeze(1) + torch::mm(m->V, h);
@@ -99,14 +99,14 @@ Bptt hand_bptt(ElmanRNN& m, const torch::Tensor& x, const torch::Tensor& h0, con
 TEST(ElmanRNN, HandDerivedBpttEqualsAutograd) {
   for (uint64_t seed : {1, 2, 3}) {
     torch::manual_seed(seed);
-    ElmanRNN m(ElmanRNNOptions(kI, kH, kO));
+    ElmanRNN m(ElmanRNNOptions(kElmanI, kElmanH, kElmanO));
     m->to(torch::kDouble);
-    auto x = torch::randn({kT, kB, kI}, torch::kDouble);
-    auto h0 = torch::randn({kB, kH}, torch::kDouble).requires_grad_(true);
-    auto y = torch::randint(kO, {kT, kB}, torch::kLong);
+    auto x = torch::randn({kElmanT, kElmanB, kElmanI}, torch::kDouble);
+    auto h0 = torch::randn({kElmanB, kElmanH}, torch::kDouble).requires_grad_(true);
+    auto y = torch::randint(kElmanO, {kElmanT, kElmanB}, torch::kLong);
     auto out = m->forward(x, h0);
     auto loss = torch::nn::functional::cross_entropy(
-        out.output.reshape({-1, kO}), y.reshape({-1}),
+        out.output.reshape({-1, kElmanO}), y.reshape({-1}),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     auto norms = hidden_gradient_norms(loss, out.steps);
     loss.backward();
@@ -118,8 +118,8 @@ TEST(ElmanRNN, HandDerivedBpttEqualsAutograd) {
     EXPECT_TRUE(all_close(m->c.grad(), g.dc, 1e-10, "dL/dc"));
     EXPECT_TRUE(all_close(h0.grad(), g.dh0, 1e-10, "dL/dh(0)"));
     // The diagnostic reports exactly the total dL/dh(t) of the recursion.
-    ASSERT_EQ(norms.size(0), kT);
-    for (int64_t t = 0; t < kT; ++t)
+    ASSERT_EQ(norms.size(0), kElmanT);
+    for (int64_t t = 0; t < kElmanT; ++t)
       EXPECT_NEAR(norms[t].item<double>(), g.dh[t].norm().item<double>(), 1e-10) << "t=" << t;
   }
 }
@@ -131,7 +131,7 @@ TEST(ElmanRNN, GradientNormsShowVanishingAndExploding) {
   const int64_t T = 30, H = 16;
   auto run = [&](const torch::Tensor& w, Nonlinearity nl) {
     torch::manual_seed(8);
-    ElmanRNN m(ElmanRNNOptions(kI, H, kO).nonlinearity(nl));
+    ElmanRNN m(ElmanRNNOptions(kElmanI, H, kElmanO).nonlinearity(nl));
     m->to(torch::kDouble);
     {
       torch::NoGradGuard no_grad;
@@ -139,7 +139,7 @@ TEST(ElmanRNN, GradientNormsShowVanishingAndExploding) {
       m->U.abs_();     // with inputs >= 0 and b > 0, every ReLU unit stays active
       m->b.fill_(0.1);
     }
-    auto out = m->forward(torch::rand({T, 1, kI}, torch::kDouble));
+    auto out = m->forward(torch::rand({T, 1, kElmanI}, torch::kDouble));
     return hidden_gradient_norms(out.output[T - 1].sum(), out.steps);  // loss at the last step
   };
   torch::manual_seed(9);
@@ -156,22 +156,22 @@ TEST(ElmanRNN, SaveLoadGivesIdenticalOutputs) {
   test::TempDir dir;
   const auto path = dir.file("elman.pt");
   torch::manual_seed(1);
-  ElmanRNN a(ElmanRNNOptions(kI, kH, kO));
+  ElmanRNN a(ElmanRNNOptions(kElmanI, kElmanH, kElmanO));
   torch::save(a, path);
   torch::manual_seed(2);
-  ElmanRNN b(ElmanRNNOptions(kI, kH, kO));
+  ElmanRNN b(ElmanRNNOptions(kElmanI, kElmanH, kElmanO));
   torch::load(b, path);
-  auto x = torch::randn({kT, kB, kI});
+  auto x = torch::randn({kElmanT, kElmanB, kElmanI});
   EXPECT_TRUE(torch::equal(a->forward(x).output, b->forward(x).output));
 }
 
 TEST(ElmanRNN, BadInputNamesExpectedAndActual) {
-  ElmanRNN m(ElmanRNNOptions(kI, kH, kO));
-  EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({kT, kB, 3})); },
+  ElmanRNN m(ElmanRNNOptions(kElmanI, kElmanH, kElmanO));
+  EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({kElmanT, kElmanB, 3})); },
                                 {"ElmanRNN", "input width", "expected 4", "got 3"}));
-  EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({kT, kI})); },
+  EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({kElmanT, kElmanI})); },
                                 {"input rank", "expected 3", "got 2"}));
-  EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({kT, kB, kI}), torch::zeros({2, kH})); },
+  EXPECT_TRUE(test::throws_with([&] { m->forward(torch::randn({kElmanT, kElmanB, kElmanI}), torch::zeros({2, kElmanH})); },
                                 {"h0 shape", "[3, 6]", "[2, 6]"}));
 }
 
