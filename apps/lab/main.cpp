@@ -58,7 +58,7 @@ struct LabCli {
   int threads = 0, jobs = 0;
   bool no_plots = false, quiet = false;
   // On by default here, unlike the apps: the tanh RNN's vanishing gradients make subnormal
-  // numbers by design, and they made a long-memory run 2.5x slower (README).
+  // numbers by design, and they made a long-memory run 2.5x slower on an Intel VM (README).
   bool flush_denormal = true;
   // long-memory
   std::string tasks = "adding", lengths = "50,100,200,400", cells = "rnn,irnn,lstm,gru", clips = "1", seeds = "1";
