@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 #if defined(_OPENMP)
 #include <omp.h>
@@ -53,7 +54,12 @@ int set_threads(int threads) {
 }
 
 bool set_flush_denormal(bool on) {
+  // Whether this function ever switched flushing on: until then no pool thread flushes, and
+  // switching it off (the apps' default, at every start) need not start a team of threads.
+  static std::atomic<bool> ever_on{false};
   if (!at::globalContext().setFlushDenormal(on)) return false;
+  if (on) ever_on = true;
+  if (!on && !ever_on) return true;
 #if defined(_OPENMP)
   // Every thread of the pool, however large a team OpenBLAS or torch asks for later: a team this
   // size reuses the pool's threads (MXCSR is per thread) and starts the missing ones from here.
