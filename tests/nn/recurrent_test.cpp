@@ -7,6 +7,7 @@
 #include "support/test_util.h"
 
 #include <gtest/gtest.h>
+#include <functional>
 #include <optional>
 #include <torch/torch.h>
 
@@ -557,6 +558,97 @@ TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
     EXPECT_TRUE(all_close(changed_plain, changed_scoped, 2e-5, "after the change"));
     EXPECT_FALSE(all_close(changed_plain, plain[0], 1e-2, "the change matters"));
   }
+}
+
+// Inside a PackingScope the weight gradients of a layer run one step at a time are computed once
+// per backward pass (one product per layer over all the steps' rows) and equal the per-step
+// gradients without the scope: for each cell, with and without biases, two layers, on whichever
+// step path this CPU takes; with two passes in one scope (accumulated in one backward, or in two),
+// with a loss on some steps only, with autograd::grad for the input alone (nothing kept: the next
+// backward is not changed by it) and with one weight frozen.
+TEST(RecurrentKernel, PackingScopeDefersWeightGradientsToOneProduct) {
+  for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru})
+    for (bool bias : {true, false}) {
+      SCOPED_TRACE(to_string(cell) + (bias ? " bias" : " no bias"));
+      torch::manual_seed(43);
+      Recurrent m(RecurrentOptions(12, 40).cell(cell).bias(bias).num_layers(2).implementation(
+          Implementation::kernel));
+      const auto x = torch::randn({6, 5, 12}).requires_grad_(true);
+      auto steps = [&](int64_t count) {
+        RecurrentState state;
+        std::vector<torch::Tensor> outputs;
+        for (int64_t t = 0; t < count; ++t) {
+          auto r = m->forward(x[t].unsqueeze(0), state);
+          outputs.push_back(r.output);
+          state = r.state;
+        }
+        return torch::cat(outputs);
+      };
+      auto loss = [&](int64_t count) { return steps(count).sin().sum(); };
+      // Gradients of the parameters and of x after `body`, which runs forward and backward.
+      auto grads_after = [&](bool scope, const std::function<void()>& body) {
+        m->zero_grad();
+        x.mutable_grad() = torch::Tensor();
+        {
+          std::optional<cpu_kernel::PackingScope> packing;
+          if (scope) packing.emplace();
+          body();
+        }
+        std::vector<torch::Tensor> g{x.grad().clone()};
+        for (const auto& p : m->parameters())
+          g.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+        return g;
+      };
+      auto expect_equal = [](const std::vector<torch::Tensor>& a,
+                             const std::vector<torch::Tensor>& b, const std::string& what) {
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) {
+          ASSERT_EQ(a[i].defined(), b[i].defined()) << what << " " << i;
+          if (a[i].defined()) {
+            EXPECT_TRUE(all_close(a[i], b[i], 2e-5, what + " " + std::to_string(i)));
+          }
+        }
+      };
+      const int64_t T = x.size(0);
+      const std::function<void()> one = [&] { loss(T).backward(); };
+      const auto plain = grads_after(false, one);
+      int64_t before = cpu_kernel::deferred_products();
+      expect_equal(grads_after(true, one), plain, "one pass");
+      EXPECT_EQ(cpu_kernel::deferred_products() - before, 2) << "one product per layer";
+
+      const std::function<void()> summed = [&] { (loss(T) + loss(T)).backward(); };
+      const std::function<void()> twice = [&] {
+        loss(T).backward();
+        loss(T).backward();
+      };
+      const auto plain_twice = grads_after(false, twice);
+      expect_equal(grads_after(true, summed), plain_twice, "two passes, one backward");
+      expect_equal(grads_after(true, twice), plain_twice, "two passes, two backwards");
+
+      const std::function<void()> first_three = [&] { loss(3).backward(); };
+      expect_equal(grads_after(true, first_three), grads_after(false, first_three),
+                   "a loss on 3 of the steps");
+
+      const std::function<void()> input_then_all = [&] {
+        const auto only_x = torch::autograd::grad({loss(T)}, {x});
+        const int64_t products = cpu_kernel::deferred_products();
+        loss(T).backward();
+        EXPECT_EQ(cpu_kernel::deferred_products() - products, 2);
+        x.mutable_grad().add_(only_x[0]);
+      };
+      const std::function<void()> input_then_all_plain = [&] {
+        const auto only_x = torch::autograd::grad({loss(T)}, {x});
+        loss(T).backward();
+        x.mutable_grad().add_(only_x[0]);
+      };
+      expect_equal(grads_after(true, input_then_all), grads_after(false, input_then_all_plain),
+                   "autograd::grad for x, then backward");
+
+      m->named_parameters()["weight_ih_l0"].requires_grad_(false);
+      const auto frozen = grads_after(true, one);
+      expect_equal(frozen, grads_after(false, one), "weight_ih_l0 frozen");
+      m->named_parameters()["weight_ih_l0"].requires_grad_(true);
+    }
 }
 
 // Without grad mode the kernel builds no graph and gives the same numbers.

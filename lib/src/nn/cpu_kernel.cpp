@@ -12,10 +12,12 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -182,6 +184,7 @@ void rows_any(const Step& a, int64_t b0, int64_t b1) {
 
 std::atomic<StepProduct> step_product_setting{StepProduct::automatic};
 std::atomic<int64_t> packings_made{0};
+std::atomic<int64_t> deferred_products_made{0};
 
 // Runs body(thread, threads) on a team of up to `threads` threads that stays together for a
 // whole layer (OpenMP, the runtime torch's own operators use): one barrier between steps instead
@@ -746,23 +749,182 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
   }
 }
 
+// The weight and bias gradients from gate gradients dgi (input side) and dgh (recurrent side; the
+// same tensor for the LSTM and the RNN) [N, G], inputs x [N, I] and previous states h [N, H];
+// `needed`: w_ih, w_hh, b_ih, b_hh (the biases only where the layer has them).
+struct WeightGrads {
+  Tensor w_ih, w_hh, b_ih, b_hh;
+};
+WeightGrads weight_gradients(bool gru, bool bias, const Tensor& dgi, const Tensor& dgh,
+                             const Tensor& x, const Tensor& h, std::array<bool, 4> needed) {
+  const int64_t N = x.size(0), I = x.size(1), H = h.size(1);
+  WeightGrads g;
+  // The LSTM's and the RNN's input and recurrent gate gradients are the same: both weight
+  // gradients, and the bias gradient through a column of ones, in one product over
+  // [x | h(t-1) | 1], which reads the gate gradients once instead of three times (measured on
+  // one LSTM layer of W1-1x256, forward and backward: 3.5-5.4% less time). It costs a copy of
+  // [x | h(t-1)] and of the two weight gradients out of the product, so only where the rows
+  // outnumber those columns: not a decoder's one step of a few rows.
+  const bool one_product = !gru && N >= 2 * (I + H + 1) && needed[0] && needed[1];
+  if (one_product) {
+    std::vector<Tensor> parts{x, h};
+    if (bias) parts.push_back(at::ones({N, 1}, x.options()));
+    const Tensor dw = at::mm(dgi.t(), at::cat(parts, 1));
+    g.w_ih = dw.narrow(1, 0, I).contiguous();
+    g.w_hh = dw.narrow(1, I, H).contiguous();
+    if (bias) {
+      g.b_ih = dw.select(1, I + H).contiguous();
+      g.b_hh = g.b_ih.clone();
+    }
+  } else {
+    if (needed[0]) g.w_ih = at::mm(dgi.t(), x);
+    if (needed[1]) g.w_hh = at::mm(dgh.t(), h);
+  }
+  if (bias && !g.b_ih.defined() && (needed[2] || needed[3])) {
+    g.b_ih = dgi.sum(0);
+    g.b_hh = gru ? dgh.sum(0) : g.b_ih.clone();
+  }
+  if (!needed[2]) g.b_ih = Tensor();
+  if (!needed[3]) g.b_hh = Tensor();
+  return g;
+}
+
+// Deferred weight gradients, for a layer run one step at a time inside a PackingScope (the
+// attention decoders): each step's backward hands its gate gradients, inputs and previous states
+// to the group instead of computing [G, I] and [G, H] weight gradients from its few rows (B of
+// them: memory-bound products, and autograd then adds each into the weights' gradients); the
+// weights' gradients are computed once, over the rows of all steps, by the node of the group's
+// token. Every step's node takes that token (a scalar) as an input, so autograd runs the token's
+// node after every step node of the backward pass that it reaches. The contributions are kept
+// only where the step's node is asked for the token's gradient (not by autograd::grad for other
+// inputs alone). A backward pass stopped by an exception between the steps and the token's node
+// leaves its contributions, which a later pass through the same token would add: do not reuse
+// such a graph.
+struct DeferredGradients : torch::CustomClassHolder {
+  DeferredGradients(bool gru, bool bias) : gru(gru), bias(bias) {}
+  void add(Tensor dgi, Tensor dgh, Tensor x, Tensor h) {
+    std::lock_guard<std::mutex> lock(mutex);
+    this->dgi.push_back(std::move(dgi));
+    if (gru) this->dgh.push_back(std::move(dgh));
+    this->x.push_back(std::move(x));
+    this->h.push_back(std::move(h));
+  }
+  WeightGrads take(std::array<bool, 4> needed) {
+    std::vector<Tensor> gi, gh, xs, hs;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      gi.swap(dgi);
+      gh.swap(dgh);
+      xs.swap(x);
+      hs.swap(h);
+    }
+    if (gi.empty()) return {};
+    ++deferred_products_made;
+    const Tensor all_gi = at::cat(gi);
+    return weight_gradients(gru, bias, all_gi, gru ? at::cat(gh) : all_gi, at::cat(xs),
+                            at::cat(hs), needed);
+  }
+  const bool gru, bias;
+  std::mutex mutex;
+  std::vector<Tensor> dgi, dgh, x, h;  // per step's backward: [n, G], [n, G] (GRU), [n, I], [n, H]
+};
+
+// The token's node: forward makes the scalar token from the weights; backward hands them the
+// group's gradients.
+struct WeightGradientsFunction : public torch::autograd::Function<WeightGradientsFunction> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                Tensor w_ih, Tensor /*w_hh*/, Tensor /*b_ih*/,
+                                                Tensor /*b_hh*/,
+                                                const c10::intrusive_ptr<DeferredGradients>& group) {
+    ctx->saved_data["deferred"] = at::IValue::make_capsule(group);
+    return {at::zeros({}, w_ih.options())};
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list) {
+    auto group = c10::static_intrusive_pointer_cast<DeferredGradients>(
+        ctx->saved_data["deferred"].toCapsule());
+    const WeightGrads g = group->take({ctx->needs_input_grad(0), ctx->needs_input_grad(1),
+                                       ctx->needs_input_grad(2), ctx->needs_input_grad(3)});
+    return {g.w_ih, g.w_hh, g.b_ih, g.b_hh, Tensor()};
+  }
+};
+
+// What a PackingScope gives one layer call: the kept panels, and the deferral group (null:
+// none). Passed to LayerFunction as a plain argument, not an autograd input.
+struct ScopedLayer {
+  Panels forward, backward;
+  c10::intrusive_ptr<DeferredGradients> deferred;
+};
+
+// The token's index among LayerFunction's tensor inputs (needs_input_grad counts tensors only:
+// x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, token).
+constexpr size_t kTokenInput = 8;
+
+// The deferral groups a PackingScope keeps on this thread: one per recurrent layer (its weights,
+// held so that their addresses cannot be reused), with its token; a new group when W_hh changes
+// (the optimiser's step), as for the panels.
+struct DeferralEntry {
+  Tensor w_ih, w_hh, b_ih, b_hh;
+  int64_t version;
+  c10::intrusive_ptr<DeferredGradients> group;
+  Tensor token;
+};
+thread_local std::vector<DeferralEntry>* deferral_entries = nullptr;
+
+// The group and token for a layer call inside a scope whose weights need gradients; a null group
+// outside a scope or when none of the weights needs one.
+std::pair<c10::intrusive_ptr<DeferredGradients>, Tensor> scoped_deferral(
+    const LayerSpec& spec, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+    const Tensor& b_hh) {
+  const bool any = w_ih.requires_grad() || w_hh.requires_grad() ||
+                   (b_ih.defined() && (b_ih.requires_grad() || b_hh.requires_grad()));
+  if (deferral_entries == nullptr || !any) return {};
+  auto same = [](const Tensor& a, const Tensor& b) {
+    return a.defined() == b.defined() &&
+           (!a.defined() || a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl());
+  };
+  auto& entries = *deferral_entries;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const DeferralEntry& e = entries[i];
+    if (!same(e.w_hh, w_hh)) continue;
+    if (same(e.w_ih, w_ih) && same(e.b_ih, b_ih) && same(e.b_hh, b_hh) &&
+        e.version == w_hh._version() && e.group->gru == (spec.cell == CellKind::gru))
+      return {e.group, e.token};
+    entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(i));  // stale: a new one below
+    break;
+  }
+  constexpr size_t kMaxEntries = 16;  // as for the panels
+  if (entries.size() == kMaxEntries) entries.erase(entries.begin());
+  auto group = c10::make_intrusive<DeferredGradients>(spec.cell == CellKind::gru, b_ih.defined());
+  const Tensor none = at::empty({0}, w_ih.options());
+  auto given = [&](const Tensor& t) { return t.defined() ? t : none; };
+  const Tensor token =
+      WeightGradientsFunction::apply(w_ih, w_hh, given(b_ih), given(b_hh), group)[0];
+  entries.push_back({w_ih, w_hh, b_ih, b_hh, w_hh._version(), group, token});
+  return {group, token};
+}
+
 // One layer and direction as one autograd node.
 struct LayerFunction : public torch::autograd::Function<LayerFunction> {
+  // `token`: the deferral's token (a scalar whose gradient node computes the weight gradients),
+  // or an empty placeholder; the weights then arrive detached (no gradient of their own here).
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, Tensor x,
                                                 Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh,
                                                 Tensor b_ih, Tensor b_hh, Tensor lengths,
                                                 int64_t cell, int64_t nonlinearity,
-                                                bool reverse) {
+                                                bool reverse, Tensor /*token*/,
+                                                const ScopedLayer& scoped) {
     // Absent tensors arrive as empty placeholders (LibTorch 1.13's Function cannot take
     // undefined inputs).
     for (Tensor* t : {&c0, &b_ih, &b_hh, &lengths})
       if (t->numel() == 0) *t = Tensor();
     const LayerSpec spec{static_cast<CellKind>(cell), static_cast<Nonlinearity>(nonlinearity),
                          reverse};
-    const auto [kept_forward, kept_backward] = scoped_panels(w_hh);
-    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, kept_forward);
+    const Panels& kept_backward = scoped.backward;
+    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, scoped.forward);
     LayerOutput out = outputs_of(spec, buf, lengths);
     ctx->save_for_backward({x, w_ih, w_hh});
+    if (scoped.deferred) ctx->saved_data["deferred"] = at::IValue::make_capsule(scoped.deferred);
     // Inside a PackingScope every step's backward shares the scope's backward panels.
     ctx->saved_data["kept_panels"] = kept_backward.panels;
     ctx->saved_data["kept_ready"] = kept_backward.ready;
@@ -819,38 +981,27 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
 
     // The rest over all T*B rows at once (dx, unless the packed steps computed it).
     const Tensor dgi2 = dgi.view({T * B, G}), dgh2 = dgh.view({T * B, G});
-    Tensor dw_ih, dw_hh, db_ih, db_hh;
     if (ctx->needs_input_grad(0) && !dx.defined()) dx = at::mm(dgi2, w_ih).view({T, B, I});
     const Tensor h_prev = buf.states.narrow(0, spec.reverse ? 1 : 0, T).reshape({T * B, H});
-    // The LSTM's and the RNN's input and recurrent gate gradients are the same: both weight
-    // gradients, and the bias gradient through a column of ones, in one product over
-    // [x | h(t-1) | 1], which reads the gate gradients once instead of three times (measured on
-    // one LSTM layer of W1-1x256, forward and backward: 3.5-5.4% less time). It costs a copy of
-    // [x | h(t-1)] and of the two weight gradients out of the product, so only where the rows
-    // outnumber those columns: not a decoder's one step of a few rows.
-    const bool one_product = !gru && T * B >= 2 * (I + H + 1) && ctx->needs_input_grad(3) &&
-                             ctx->needs_input_grad(4);
-    if (one_product) {
-      std::vector<Tensor> parts{x.view({T * B, I}), h_prev};
-      if (bias) parts.push_back(at::ones({T * B, 1}, x.options()));
-      const Tensor dw = at::mm(dgi2.t(), at::cat(parts, 1));
-      dw_ih = dw.narrow(1, 0, I).contiguous();
-      dw_hh = dw.narrow(1, I, H).contiguous();
-      if (bias) {
-        db_ih = dw.select(1, I + H).contiguous();
-        db_hh = db_ih.clone();
+    const Tensor x2 = x.view({T * B, I});
+    WeightGrads w;
+    Tensor dtoken;
+    if (ctx->saved_data.count("deferred") != 0) {
+      // The weight gradients wait for the token's node (one product over every step's rows).
+      if (ctx->needs_input_grad(kTokenInput)) {
+        auto group = c10::static_intrusive_pointer_cast<DeferredGradients>(
+            ctx->saved_data["deferred"].toCapsule());
+        group->add(dgi2, gru ? dgh2 : Tensor(), x2, h_prev);
+        dtoken = at::zeros({}, x.options());
       }
     } else {
-      if (ctx->needs_input_grad(3)) dw_ih = at::mm(dgi2.t(), x.view({T * B, I}));
-      if (ctx->needs_input_grad(4)) dw_hh = at::mm(dgh2.t(), h_prev);
-    }
-    if (bias && !db_ih.defined()) {
-      db_ih = dgi2.sum(0);
-      db_hh = gru ? dgh2.sum(0) : db_ih.clone();
+      w = weight_gradients(gru, bias, dgi2, dgh2, x2, h_prev,
+                           {ctx->needs_input_grad(3), ctx->needs_input_grad(4),
+                            ctx->needs_input_grad(5), ctx->needs_input_grad(6)});
     }
     return {ctx->needs_input_grad(0) ? dx : Tensor(), ctx->needs_input_grad(1) ? dh : Tensor(),
-            lstm && ctx->needs_input_grad(2) ? dc : Tensor(), dw_ih, dw_hh, db_ih, db_hh,
-            Tensor(), Tensor(), Tensor(), Tensor()};
+            lstm && ctx->needs_input_grad(2) ? dc : Tensor(), w.w_ih, w.w_hh, w.b_ih, w.b_hh,
+            Tensor(), Tensor(), Tensor(), Tensor(), dtoken, Tensor()};
   }
 };
 
@@ -859,15 +1010,20 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
 void set_step_product(StepProduct product) { step_product_setting.store(product); }
 
 int64_t packings() { return packings_made.load(); }
+int64_t deferred_products() { return deferred_products_made.load(); }
 bool packs_steps() { return packed_steps(at::empty({0}, torch::kFloat)); }
 
 PackingScope::PackingScope() : owner_(scope_entries == nullptr) {
-  if (owner_) scope_entries = new std::vector<ScopeEntry>();
+  if (!owner_) return;
+  scope_entries = new std::vector<ScopeEntry>();
+  deferral_entries = new std::vector<DeferralEntry>();
 }
 PackingScope::~PackingScope() {
   if (!owner_) return;
   delete scope_entries;
   scope_entries = nullptr;
+  delete deferral_entries;
+  deferral_entries = nullptr;
 }
 StepProduct step_product() { return step_product_setting.load(); }
 
@@ -896,19 +1052,29 @@ LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, 
       (xc.requires_grad() || h0c.requires_grad() || (c0c.defined() && c0c.requires_grad()) ||
        w_ih.requires_grad() || w_hh.requires_grad() ||
        (b_ih.defined() && (b_ih.requires_grad() || b_hh.requires_grad())));
+  ScopedLayer scoped;
+  std::tie(scoped.forward, scoped.backward) = scoped_panels(w_hh);
   if (!needs_graph) {
     torch::NoGradGuard no_grad;
     return outputs_of(spec,
                       forward_pass(spec, xc, h0c, c0c, w_ih, w_hh, b_ih, b_hh, len,
-                                   scoped_panels(w_hh).first),
+                                   scoped.forward),
                       len);
   }
   const Tensor none = at::empty({0}, xc.options());
   auto given = [&](const Tensor& t) { return t.defined() ? t : none; };
-  auto out = LayerFunction::apply(xc, h0c, given(c0c), w_ih, w_hh, given(b_ih), given(b_hh),
-                                  len.defined() ? len : at::empty({0}, torch::kLong),
+  Tensor token;
+  std::tie(scoped.deferred, token) = scoped_deferral(spec, w_ih, w_hh, b_ih, b_hh);
+  // With a deferral the weights' gradients come through the token: the step's node sees them
+  // detached (the same values and version counters).
+  auto weight = [&](const Tensor& t) {
+    return !t.defined() ? none : scoped.deferred ? t.detach() : t;
+  };
+  auto out = LayerFunction::apply(xc, h0c, given(c0c), weight(w_ih), weight(w_hh), weight(b_ih),
+                                  weight(b_hh), len.defined() ? len : at::empty({0}, torch::kLong),
                                   static_cast<int64_t>(spec.cell),
-                                  static_cast<int64_t>(spec.nonlinearity), spec.reverse);
+                                  static_cast<int64_t>(spec.nonlinearity), spec.reverse,
+                                  token.defined() ? token : none, scoped);
   LayerOutput result{out[0], out[1], Tensor()};
   if (spec.cell == CellKind::lstm) result.c = out[2];
   return result;

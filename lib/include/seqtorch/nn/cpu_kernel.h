@@ -33,9 +33,13 @@ bool packs_steps();
 /// (forward and backward panels) for later calls with the same weight, as long as that weight
 /// is not changed (its version counter). For decoders that run a layer one step at a time
 /// (translate, caption): the T calls of a pass, and their T backward passes, share one packing
-/// instead of packing W_hh 2T times. Open one around such a loop, not around a training step
-/// (the optimiser's update changes the weights: the next call packs again, correctly, but the
-/// old packing is held until the scope ends). Nested scopes share the outermost one.
+/// instead of packing W_hh 2T times. The weight gradients of those calls are deferred too: each
+/// step's backward keeps its gate gradients, and the layer's weight and bias gradients are
+/// computed once, in one product over the rows of all the steps that the backward pass reached
+/// (per step they were products over B rows, memory-bound, each then added into the weights'
+/// gradients); any CPU, float32 or float64. Open one around such a loop, not around a training
+/// step (the optimiser's update changes the weights: the next call packs again, correctly, but
+/// the old packing is held until the scope ends). Nested scopes share the outermost one.
 class PackingScope {
  public:
   PackingScope();
@@ -50,6 +54,10 @@ class PackingScope {
 /// How many times this process has packed a recurrent weight (forward and backward panels count
 /// one each); for tests.
 int64_t packings();
+
+/// How many deferred weight-gradient products (see PackingScope) this process has computed; for
+/// tests.
+int64_t deferred_products();
 
 /// Which cell and which way through time.
 struct LayerSpec {
