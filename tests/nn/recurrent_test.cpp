@@ -500,17 +500,19 @@ TEST(RecurrentKernel, PackedStepsWithoutBiasOrInputGradientEqualBlasStepsAndRefe
 }
 
 // A layer run one step at a time (as the attention decoders run theirs) inside a PackingScope:
-// the same values and gradients as without the scope (there, calls of one step take the BLAS
-// path: equal within float32 rounding), with W_hh packed once for the forward steps and once
-// for the backward steps; a weight changed in place between steps is packed again (the results
-// follow the change: a stale packing would differ by far more than the tolerance).
+// the same values and gradients (the input's too) as without the scope (there, calls of one
+// step take the BLAS path: equal within float32 rounding), with W_hh packed once for the
+// forward steps and once for the backward steps, and W_ih once for the input projections and
+// (LSTM, RNN) once for the input gradients; weights changed in place between steps are packed
+// again (the results follow the change: a stale packing would differ by far more than the
+// tolerance).
 TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
   if (!cpu_kernel::packs_steps()) GTEST_SKIP() << "no packed path on this CPU (AVX-512 F)";
   for (CellKind cell : {CellKind::rnn, CellKind::lstm, CellKind::gru}) {
     SCOPED_TRACE(to_string(cell));
     torch::manual_seed(41);
     Recurrent m(RecurrentOptions(24, 96).cell(cell).implementation(Implementation::kernel));
-    const auto x = torch::randn({6, 5, 24});
+    const auto x = torch::randn({6, 5, 24}).requires_grad_(true);
     const int64_t T = x.size(0);
     auto steps = [&](bool halve_at_3) {
       RecurrentState state;
@@ -519,6 +521,7 @@ TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
         if (halve_at_3 && t == 3) {
           torch::NoGradGuard no_grad;
           m->named_parameters()["weight_hh_l0"].mul_(0.5);
+          m->named_parameters()["weight_ih_l0"].mul_(0.5);
         }
         auto r = m->forward(x[t].unsqueeze(0), state);
         outputs.push_back(r.output);
@@ -528,18 +531,20 @@ TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
     };
     auto train = [&](bool scope) {
       m->zero_grad();
+      x.mutable_grad() = torch::Tensor();
       std::optional<cpu_kernel::PackingScope> packing;
       if (scope) packing.emplace();
       auto out = steps(false);
       out.sin().sum().backward();
-      std::vector<torch::Tensor> v{out.detach()};
+      std::vector<torch::Tensor> v{out.detach(), x.grad().clone()};
       for (const auto& p : m->parameters()) v.push_back(p.grad().clone());
       return v;
     };
     const auto plain = train(false);
     const int64_t before = cpu_kernel::packings();
     const auto scoped = train(true);
-    EXPECT_EQ(cpu_kernel::packings() - before, 2) << "one forward and one backward packing";
+    EXPECT_EQ(cpu_kernel::packings() - before, cell == CellKind::gru ? 3 : 4)
+        << "W_hh forward and backward, W_ih forward and (LSTM, RNN) input gradient";
     ASSERT_EQ(plain.size(), scoped.size());
     for (size_t i = 0; i < plain.size(); ++i)
       EXPECT_TRUE(all_close(plain[i], scoped[i], 2e-5, "value " + std::to_string(i)));
@@ -547,14 +552,16 @@ TEST(RecurrentKernel, PackingScopeStepByStepEqualsWithoutScope) {
     torch::NoGradGuard no_grad;
     const auto changed_plain = steps(true);
     m->named_parameters()["weight_hh_l0"].mul_(2.0);  // back (exact: a power of two)
+    m->named_parameters()["weight_ih_l0"].mul_(2.0);
     torch::Tensor changed_scoped;
     {
       cpu_kernel::PackingScope packing;
       const int64_t start = cpu_kernel::packings();
       changed_scoped = steps(true);
-      EXPECT_EQ(cpu_kernel::packings() - start, 2) << "packed again after the change";
+      EXPECT_EQ(cpu_kernel::packings() - start, 4) << "both packed again after the change";
     }
     m->named_parameters()["weight_hh_l0"].mul_(2.0);
+    m->named_parameters()["weight_ih_l0"].mul_(2.0);
     EXPECT_TRUE(all_close(changed_plain, changed_scoped, 2e-5, "after the change"));
     EXPECT_FALSE(all_close(changed_plain, plain[0], 1e-2, "the change matters"));
   }

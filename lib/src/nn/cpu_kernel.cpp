@@ -247,37 +247,57 @@ int64_t backward_panels_size(int64_t G, int64_t H) {
   return (H + step_gemm::kColumns - 1) / step_gemm::kColumns * G * step_gemm::kColumns;
 }
 
-// The packings a PackingScope keeps on this thread: one entry per weight (held, so that its
-// address cannot be reused by another tensor), valid while the weight's version is unchanged.
+// The packings a PackingScope keeps on this thread for one layer: W_hh's forward and backward
+// panels, and W_ih's panels for the step's input projection (x W_ih^T) and input gradient
+// (dgates W_ih). One entry per layer (its weights held, so that their addresses cannot be
+// reused by other tensors), each packing valid while its weight's version is unchanged.
 struct ScopeEntry {
-  Tensor weight;
-  int64_t version;
-  Panels forward, backward;
+  Tensor w_hh, w_ih;
+  int64_t hh_version, ih_version;
+  Panels forward, backward, projection, input;
 };
 thread_local std::vector<ScopeEntry>* scope_entries = nullptr;
 
-// The kept panels of w_hh (undefined outside a scope or off the packed path).
-std::pair<Panels, Panels> scoped_panels(const Tensor& w_hh) {
+struct KeptPanels {
+  Panels forward, backward;   // W_hh
+  Panels projection, input;   // W_ih
+};
+
+int64_t projection_panels_size(int64_t G, int64_t I) {
+  return (G + step_gemm::kColumns - 1) / step_gemm::kColumns * I * step_gemm::kColumns;
+}
+
+// The kept panels of a layer's weights (undefined outside a scope or off the packed path).
+KeptPanels scoped_panels(const Tensor& w_ih, const Tensor& w_hh) {
   if (scope_entries == nullptr || !packed_steps(w_hh)) return {};
-  const int64_t G = w_hh.size(0), H = w_hh.size(1);
+  const int64_t G = w_hh.size(0), H = w_hh.size(1), I = w_ih.size(1);
   auto fresh = [&](int64_t n) {
     return Panels{at::empty({n}, w_hh.options().requires_grad(false)), at::zeros({1}, torch::kBool)};
   };
-  for (ScopeEntry& e : *scope_entries) {
-    if (e.weight.unsafeGetTensorImpl() != w_hh.unsafeGetTensorImpl()) continue;
-    if (e.version != w_hh._version()) {
-      e.version = w_hh._version();
-      e.forward = fresh(forward_panels_size(G, H));
-      e.backward = fresh(backward_panels_size(G, H));
-    }
-    return {e.forward, e.backward};
+  ScopeEntry* entry = nullptr;
+  for (ScopeEntry& e : *scope_entries)
+    if (e.w_hh.unsafeGetTensorImpl() == w_hh.unsafeGetTensorImpl()) entry = &e;
+  if (entry == nullptr) {
+    // A bound on what a scope holds, should a caller pass a new weight tensor at every call.
+    constexpr size_t kMaxEntries = 16;
+    if (scope_entries->size() == kMaxEntries) scope_entries->erase(scope_entries->begin());
+    scope_entries->push_back({w_hh, w_ih, -1, -1, {}, {}, {}, {}});
+    entry = &scope_entries->back();
   }
-  // A bound on what a scope holds, should a caller pass a new weight tensor at every call.
-  constexpr size_t kMaxEntries = 16;
-  if (scope_entries->size() == kMaxEntries) scope_entries->erase(scope_entries->begin());
-  scope_entries->push_back({w_hh, w_hh._version(), fresh(forward_panels_size(G, H)),
-                            fresh(backward_panels_size(G, H))});
-  return {scope_entries->back().forward, scope_entries->back().backward};
+  ScopeEntry& e = *entry;
+  if (e.hh_version != w_hh._version() || !e.forward.panels.defined()) {
+    e.hh_version = w_hh._version();
+    e.forward = fresh(forward_panels_size(G, H));
+    e.backward = fresh(backward_panels_size(G, H));
+  }
+  if (e.w_ih.unsafeGetTensorImpl() != w_ih.unsafeGetTensorImpl() ||
+      e.ih_version != w_ih._version() || !e.projection.panels.defined()) {
+    e.w_ih = w_ih;
+    e.ih_version = w_ih._version();
+    e.projection = fresh(projection_panels_size(G, I));
+    e.input = fresh(backward_panels_size(G, I));
+  }
+  return {e.forward, e.backward, e.projection, e.input};
 }
 
 // The forward steps with W_hh packed once: each thread owns a range of hidden units (whole
@@ -441,10 +461,56 @@ Tensor project_tiled(const Tensor& x2, const Tensor& w_ih, const Tensor& bias) {
   return out;
 }
 
-// The forward pass of one layer and direction. x [T, B, I] contiguous.
+// A decoder step's input projection x W_ih^T + bias with W_ih's panels kept by a PackingScope
+// (packed at the first call, `panels` then ready): the few rows of x packed once, each thread
+// takes a range of panels (32 output columns, the whole inner dimension: 96 KB for I 768) and
+// multiplies all the row blocks with each. OpenBLAS packed the 6 MB of a W5-attn W_ih at every
+// step. For calls whose packed rows stay within L2 (kMaxKeptProjection floats).
+constexpr int64_t kMaxKeptProjection = 1 << 16;
+
+bool kept_projection(const Tensor& x2, const Panels& panels) {
+  return panels.panels.defined() && x2.size(0) * x2.size(1) <= kMaxKeptProjection;
+}
+
+Tensor project_kept(const Tensor& x2, const Tensor& w_ih, const Tensor& bias,
+                    const Panels& kept) {
+  using namespace step_gemm;
+  const int64_t N = x2.size(0), I = x2.size(1), G = w_ih.size(0);
+  const Tensor x = x2.contiguous(), w = w_ih.contiguous();
+  const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  const int64_t panels = (G + kColumns - 1) / kColumns, blocks = (N + kRows - 1) / kRows;
+  float* pk = kept.panels.data_ptr<float>();
+  const float* wp = w.data_ptr<float>();
+  const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
+  const Tensor lhs = at::empty({blocks * I * kRows}, x.options());
+  float* lp = lhs.data_ptr<float>();
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    pack_rows(lp + blk * I * kRows, x.data_ptr<float>() + blk * kRows * I, I,
+              std::min(kRows, N - blk * kRows), 0, I, I);
+  Tensor out = at::empty({N, G}, x.options());
+  float* op = out.data_ptr<float>();
+  const bool pack = !kept.is_ready();
+  if (pack) ++packings_made;
+  at::parallel_for(0, panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t c0 = p * kColumns, n = std::min(kColumns, G - c0);
+      float* panel = pk + p * I * kColumns;
+      if (pack) pack_row_panel(panel, wp, I, I, c0, n);
+      for (int64_t blk = 0; blk < blocks; ++blk)
+        tile_to(lp + blk * I * kRows, panel, I, std::min(kRows, N - blk * kRows), n,
+                bp != nullptr ? bp + c0 : nullptr, op + blk * kRows * G + c0, G);
+    }
+  });
+  kept.set_ready();
+  return out;
+}
+
+// The forward pass of one layer and direction. x [T, B, I] contiguous. `projection`: W_ih's
+// panels kept by a PackingScope (or undefined).
 Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, const Tensor& c0,
                      const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
-                     const Tensor& b_hh, const Tensor& lengths, const Panels& kept) {
+                     const Tensor& b_hh, const Tensor& lengths, const Panels& kept,
+                     const Panels& projection) {
   const int64_t T = x.size(0), B = x.size(1), H = w_hh.size(1), G = w_hh.size(0);
   const Dims d{T, B, H, G, spec.reverse};
   Buffers buf;
@@ -452,7 +518,12 @@ Buffers forward_pass(const LayerSpec& spec, const Tensor& x, const Tensor& h0, c
   // LSTM and RNN add both biases here; the GRU only b_ih, since its b_hn sits inside the reset
   // gate's product.
   const Tensor x2 = x.view({T * B, x.size(2)});
-  if (tiled_projection(x2, w_ih)) {
+  if (kept_projection(x2, projection)) {
+    const Tensor bias = !b_ih.defined()               ? Tensor()
+                        : spec.cell == CellKind::gru ? b_ih
+                                                     : b_ih + b_hh;
+    buf.gates = project_kept(x2, w_ih, bias, projection).view({T, B, G});
+  } else if (tiled_projection(x2, w_ih)) {
     const Tensor bias = !b_ih.defined()               ? Tensor()
                         : spec.cell == CellKind::gru ? b_ih
                                                      : b_ih + b_hh;
@@ -625,7 +696,8 @@ SEQTORCH_ALWAYS_INLINE void rows(const BackwardStep<S>& a, int64_t b0, int64_t b
 // of a W1-1x256 step once more.
 int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh_next,
                               const float* dg_rec, const Tensor& w_hh, bool need_dh0,
-                              const Panels& kept, const Tensor& w_ih, float* dx) {
+                              const Panels& kept, const Tensor& w_ih, float* dx,
+                              const Panels& kept_input) {
   using namespace step_gemm;
   const Dims& d = a.d;
   const int64_t B = d.B, H = d.H, G = d.G, panels = (H + kColumns - 1) / kColumns;
@@ -639,11 +711,17 @@ int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh
   const int64_t blocks = (B + kRows - 1) / kRows;
   Tensor lhs = at::empty({2, blocks * G * kRows}, w.options());
   float* lp[2] = {lhs[0].data_ptr<float>(), lhs[1].data_ptr<float>()};
-  // W_ih's panels (packed at every call: only calls of several steps fuse dx).
+  // W_ih's panels (packed at every call, unless a PackingScope keeps them: only calls of several
+  // steps fuse dx outside a scope).
   const bool fuse_dx = w_ih.defined();
   const int64_t I = fuse_dx ? w_ih.size(1) : 0, x_panels = (I + kColumns - 1) / kColumns;
   const Tensor wi = fuse_dx ? w_ih.contiguous() : Tensor();
-  const Tensor x_packed = fuse_dx ? at::empty({x_panels * G * kColumns}, w.options()) : Tensor();
+  const bool kept_x = fuse_dx && kept_input.panels.defined();
+  const Tensor x_packed = !fuse_dx ? Tensor()
+                          : kept_x ? kept_input.panels
+                                   : at::empty({x_panels * G * kColumns}, w.options());
+  const bool pack_x = fuse_dx && !(kept_x && kept_input.is_ready());
+  if (kept_x && pack_x) ++packings_made;
   float* xpk = fuse_dx ? x_packed.data_ptr<float>() : nullptr;
   const float* wip = fuse_dx ? wi.data_ptr<float>() : nullptr;
   run_team(team_size(panels, B * H * G), [&](int64_t thread, int64_t threads) {
@@ -653,9 +731,10 @@ int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh
       for (int64_t p = p0; p < p1; ++p)
         pack_backward_panel(pk + p * G * kColumns, wp, G, H, p * kColumns,
                             std::min(H, (p + 1) * kColumns));
-    for (int64_t p = x0; p < x1; ++p)
-      pack_backward_panel(xpk + p * G * kColumns, wip, G, I, p * kColumns,
-                          std::min(I, (p + 1) * kColumns));
+    if (pack_x)
+      for (int64_t p = x0; p < x1; ++p)
+        pack_backward_panel(xpk + p * G * kColumns, wip, G, I, p * kColumns,
+                            std::min(I, (p + 1) * kColumns));
     BackwardStep<float> mine = a;
     mine.u0 = std::min(H, p0 * kColumns);
     mine.u1 = std::min(H, p1 * kColumns);
@@ -693,6 +772,7 @@ int64_t packed_backward_steps(const BackwardStep<float>& a, float* dh, float* dh
     }
   });
   kept.set_ready();
+  if (kept_x) kept_input.set_ready();
   return d.T == 0 ? 0 : (need_dh0 ? d.T : d.T - 1);
 }
 
@@ -705,7 +785,7 @@ template <typename S>
 void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, const Tensor& dout,
                     Tensor& dh, Tensor& dc, Tensor& dgi, Tensor& dgh, const Tensor& w_hh,
                     const int64_t* len, bool need_dh0, const Panels& kept, const Tensor& w_ih,
-                    Tensor& dx) {
+                    Tensor& dx, const Panels& kept_input) {
   const bool gru = spec.cell == CellKind::gru;
   Tensor dh_next = at::empty_like(dh);
   BackwardStep<S> a{spec.cell,
@@ -728,11 +808,13 @@ void backward_steps(const LayerSpec& spec, const Dims& d, const Buffers& buf, co
                     d.H};
   if constexpr (std::is_same_v<S, float>) {
     if (packed_steps(w_hh) && worth_packing(d.T, kept)) {
-      const bool fuse_dx = w_ih.defined() && !gru && d.T >= kMinFusedSteps;
+      const bool fuse_dx = w_ih.defined() && !gru &&
+                           (d.T >= kMinFusedSteps || kept_input.panels.defined());
       if (fuse_dx) dx = at::empty({d.T, d.B, w_ih.size(1)}, w_ih.options());
       const int64_t products = packed_backward_steps(
           a, dh.data_ptr<float>(), dh_next.data_ptr<float>(), (gru ? dgh : dgi).data_ptr<float>(),
-          w_hh, need_dh0, kept, fuse_dx ? w_ih : Tensor(), fuse_dx ? dx.data_ptr<float>() : nullptr);
+          w_hh, need_dh0, kept, fuse_dx ? w_ih : Tensor(), fuse_dx ? dx.data_ptr<float>() : nullptr,
+          kept_input);
       if (products % 2 == 1) std::swap(dh, dh_next);
       return;
     }
@@ -852,7 +934,7 @@ struct WeightGradientsFunction : public torch::autograd::Function<WeightGradient
 // What a PackingScope gives one layer call: the kept panels, and the deferral group (null:
 // none). Passed to LayerFunction as a plain argument, not an autograd input.
 struct ScopedLayer {
-  Panels forward, backward;
+  KeptPanels panels;
   c10::intrusive_ptr<DeferredGradients> deferred;
 };
 
@@ -920,14 +1002,17 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
       if (t->numel() == 0) *t = Tensor();
     const LayerSpec spec{static_cast<CellKind>(cell), static_cast<Nonlinearity>(nonlinearity),
                          reverse};
-    const Panels& kept_backward = scoped.backward;
-    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, scoped.forward);
+    const KeptPanels& kept = scoped.panels;
+    Buffers buf = forward_pass(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, kept.forward,
+                               kept.projection);
     LayerOutput out = outputs_of(spec, buf, lengths);
     ctx->save_for_backward({x, w_ih, w_hh});
     if (scoped.deferred) ctx->saved_data["deferred"] = at::IValue::make_capsule(scoped.deferred);
     // Inside a PackingScope every step's backward shares the scope's backward panels.
-    ctx->saved_data["kept_panels"] = kept_backward.panels;
-    ctx->saved_data["kept_ready"] = kept_backward.ready;
+    ctx->saved_data["kept_panels"] = kept.backward.panels;
+    ctx->saved_data["kept_ready"] = kept.backward.ready;
+    ctx->saved_data["kept_input_panels"] = kept.input.panels;
+    ctx->saved_data["kept_input_ready"] = kept.input.ready;
     ctx->saved_data["gates"] = buf.gates;
     ctx->saved_data["states"] = buf.states;
     ctx->saved_data["cells"] = buf.cells;
@@ -959,6 +1044,7 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
                 tensor_of("hidden_n")};
     const Tensor lengths = tensor_of("lengths");
     const Panels kept{tensor_of("kept_panels"), tensor_of("kept_ready")};
+    const Panels kept_input{tensor_of("kept_input_panels"), tensor_of("kept_input_ready")};
     const bool bias = ctx->saved_data["bias"].toBool();
     const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1),
                   G = w_hh.size(0);
@@ -976,7 +1062,7 @@ struct LayerFunction : public torch::autograd::Function<LayerFunction> {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqtorch_recurrent_backward", [&] {
       backward_steps<scalar_t>(spec, d, buf, dout, dh, dc, dgi, dgh, w_hh, len,
                                ctx->needs_input_grad(1), kept,
-                               ctx->needs_input_grad(0) ? w_ih : Tensor(), dx);
+                               ctx->needs_input_grad(0) ? w_ih : Tensor(), dx, kept_input);
     });
 
     // The rest over all T*B rows at once (dx, unless the packed steps computed it).
@@ -1053,12 +1139,12 @@ LayerOutput run_layer(const LayerSpec& spec, const Tensor& x, const Tensor& h0, 
        w_ih.requires_grad() || w_hh.requires_grad() ||
        (b_ih.defined() && (b_ih.requires_grad() || b_hh.requires_grad())));
   ScopedLayer scoped;
-  std::tie(scoped.forward, scoped.backward) = scoped_panels(w_hh);
+  scoped.panels = scoped_panels(w_ih, w_hh);
   if (!needs_graph) {
     torch::NoGradGuard no_grad;
     return outputs_of(spec,
                       forward_pass(spec, xc, h0c, c0c, w_ih, w_hh, b_ih, b_hh, len,
-                                   scoped.forward),
+                                   scoped.panels.forward, scoped.panels.projection),
                       len);
   }
   const Tensor none = at::empty({0}, xc.options());

@@ -29,11 +29,12 @@ StepProduct step_product();
 /// Whether float32 layers take the packed path here (a CPU with AVX-512 F, `automatic`).
 bool packs_steps();
 
-/// While one lives on a thread, the kernel keeps the packing of each recurrent weight it meets
-/// (forward and backward panels) for later calls with the same weight, as long as that weight
-/// is not changed (its version counter). For decoders that run a layer one step at a time
-/// (translate, caption): the T calls of a pass, and their T backward passes, share one packing
-/// instead of packing W_hh 2T times. The weight gradients of those calls are deferred too: each
+/// While one lives on a thread, the kernel keeps the packing of each layer's weights it meets
+/// (W_hh's forward and backward panels; W_ih's for the steps' input projections and, LSTM and
+/// RNN, input gradients) for later calls with the same weights, as long as a weight is not
+/// changed (its version counter). For decoders that run a layer one step at a time (translate,
+/// caption): the T calls of a pass, and their T backward passes, share one packing instead of
+/// packing W_hh 2T times (and OpenBLAS packing W_ih 2T times). The weight gradients of those calls are deferred too: each
 /// step's backward keeps its gate gradients, and the layer's weight and bias gradients are
 /// computed once, in one product over the rows of all the steps that the backward pass reached
 /// (per step they were products over B rows, memory-bound, each then added into the weights'
