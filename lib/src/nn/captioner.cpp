@@ -177,20 +177,37 @@ AttentionMemory CaptionerImpl::memory(const torch::Tensor& features) {
   return {features, features, torch::Tensor()};
 }
 
-CaptionStepOutput CaptionerImpl::step(const torch::Tensor& tokens, const CaptionState& state, const AttentionMemory& memory) {
-  auto e = dropout->forward(embedding->forward(tokens));  // [B, E]
-  CaptionStepOutput out;
-  if (attention) {
+namespace {
+
+// One decoder step up to the LSTM's output: hidden [B, H], before dropout and the output layer.
+struct DecoderStep {
+  torch::Tensor hidden;
+  CaptionState state;
+  torch::Tensor attention;  // [B, N] (attend), undefined (show_tell)
+};
+
+DecoderStep decoder_step(CaptionerImpl& m, const torch::Tensor& tokens, const CaptionState& state,
+                         const AttentionMemory& memory) {
+  auto e = m.dropout->forward(m.embedding->forward(tokens));  // [B, E]
+  DecoderStep out;
+  if (m.attention) {
     const auto h = state.rnn.h[0];
-    auto att = attention->forward(h, memory);
-    auto context = torch::sigmoid(gate->forward(h)) * att.context;
+    auto att = m.attention->forward(h, memory);
+    auto context = torch::sigmoid(m.gate->forward(h)) * att.context;
     e = torch::cat({e, context}, 1);
     out.attention = att.weights;
   }
-  auto r = lstm->forward(e.unsqueeze(0), state.rnn);
+  auto r = m.lstm->forward(e.unsqueeze(0), state.rnn);
   out.state = {r.state};
-  out.logits = output->forward(dropout->forward(r.output[0]));
+  out.hidden = r.output[0];
   return out;
+}
+
+}  // namespace
+
+CaptionStepOutput CaptionerImpl::step(const torch::Tensor& tokens, const CaptionState& state, const AttentionMemory& memory) {
+  DecoderStep d = decoder_step(*this, tokens, state, memory);
+  return {output->forward(dropout->forward(d.hidden)), d.state, d.attention};
 }
 
 CaptionForwardOutput CaptionerImpl::forward(const torch::Tensor& images, const torch::Tensor& inputs) {
@@ -207,15 +224,17 @@ CaptionForwardOutput CaptionerImpl::forward(const torch::Tensor& images, const t
   }
   const auto mem = memory(features);
   CaptionState state = init;
-  std::vector<torch::Tensor> logits, weights;
-  cpu_kernel::PackingScope packing;  // the LSTM's W_hh packed once for all T steps (CPU)
+  std::vector<torch::Tensor> hidden, weights;
+  cpu_kernel::PackingScope packing;  // the LSTM's weights packed once for all T steps (CPU)
   for (int64_t t = 0; t < inputs.size(0); ++t) {
-    auto s = step(inputs[t], state, mem);
-    logits.push_back(s.logits);
-    weights.push_back(s.attention);
-    state = s.state;
+    DecoderStep d = decoder_step(*this, inputs[t], state, mem);
+    hidden.push_back(d.hidden);
+    weights.push_back(d.attention);
+    state = d.state;
   }
-  out.logits = torch::stack(logits);
+  // The output layer once over all T steps (no step reads its logits back): one product and
+  // one [V, H] weight gradient instead of T of each.
+  out.logits = output->forward(dropout->forward(torch::stack(hidden)));
   out.attention = torch::stack(weights);
   return out;
 }
