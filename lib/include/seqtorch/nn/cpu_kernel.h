@@ -7,7 +7,8 @@
 //             tensors, no autograd node per step); activations kept for the backward pass.
 //   backward: one custom autograd node per layer and direction; per step (in reverse) one pass
 //             computing all gate gradients and one product for dh(t-1); then the input gradient
-//             and the weight gradients as single GEMMs over all T*B rows.
+//             and the weight gradients as single GEMMs over all T*B rows (inside a PackingScope
+//             the weight gradients over the rows of all the scope's calls: see PackingScope).
 // Variable lengths: rows with t >= length keep their state and output zero (as `reference`).
 // The backward pass is not itself differentiable (no double backward).
 #include <seqtorch/nn/cells.h>
