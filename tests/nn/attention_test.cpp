@@ -1,6 +1,6 @@
 // Attention: shapes; every kind against its equations written out by hand in double; masked
-// positions get zero weight; T queries at once equal T single queries; gradients by finite
-// differences.
+// positions get zero weight; T queries at once equal T single queries; a single query's own
+// node against the batched products; gradients by finite differences.
 #include <seqtorch/nn/attention.h>
 
 #include "support/test_util.h"
@@ -62,6 +62,60 @@ TEST(Attention, EveryKindMatchesItsEquationsAndMasksPadding) {
   }
   EXPECT_TRUE(test::throws_with([] { Attention(AttentionOptions(4, 6).kind(AttentionKind::dot)); }, {"dot attention", "4", "6"}));
   EXPECT_TRUE(test::throws_with([] { parse_attention("cosine"); }, {"additive, dot or general", "cosine"}));
+}
+
+// A single query per row (the decoders' step) on the CPU runs as one node over the batch rows
+// (OneStepAttention); the same context, weights and gradients (query, memory, the key layer) as
+// the batched products written out here, in float32, dot and general, with padding masked and a
+// loss on both outputs; and on 1 and 2 threads.
+TEST(Attention, OneStepEqualsTheBatchedProducts) {
+  const int64_t B = 9, S = 7, Q = 16;
+  const int threads = at::get_num_threads();
+  for (int n : {1, 2}) {
+    at::set_num_threads(n);
+    for (auto kind : {AttentionKind::dot, AttentionKind::general}) {
+      SCOPED_TRACE(to_string(kind) + " threads " + std::to_string(n));
+      torch::manual_seed(5);
+      const int64_t M = kind == AttentionKind::dot ? Q : 12;
+      Attention a(AttentionOptions(Q, M).kind(kind));
+      auto memory = torch::randn({S, B, M}).requires_grad_();
+      auto query = torch::randn({B, Q}).requires_grad_();
+      auto mask = torch::ones({B, S}, torch::kBool);
+      mask[1].narrow(0, 4, 3).fill_(false);
+      mask[5].narrow(0, 1, 6).fill_(false);
+      const auto wc = torch::randn({B, M}), ww = torch::randn({B, S});
+      auto run = [&](bool fused) {
+        a->zero_grad();
+        memory.mutable_grad() = torch::Tensor();
+        query.mutable_grad() = torch::Tensor();
+        const auto m = a->prepare(memory, mask);
+        torch::Tensor context, weights;
+        if (fused) {
+          auto out = a->forward(query, m);
+          context = out.context;
+          weights = out.weights;
+          EXPECT_NE(context.grad_fn()->name().find("OneStepAttention"), std::string::npos)
+              << context.grad_fn()->name();
+        } else {
+          auto scores = torch::bmm(query.unsqueeze(1), m.keys.transpose(1, 2));  // [B, 1, S]
+          scores = scores.masked_fill(mask.unsqueeze(1).logical_not(), -INFINITY);
+          weights = torch::softmax(scores, -1);
+          context = torch::bmm(weights, m.values).squeeze(1);
+          weights = weights.squeeze(1);
+        }
+        ((context * wc).sum() + (weights * ww).sum()).backward();
+        std::vector<torch::Tensor> v{context.detach(), weights.detach(), query.grad().clone(),
+                                     memory.grad().clone()};
+        if (kind == AttentionKind::general) v.push_back(a->key_layer->weight.grad().clone());
+        return v;
+      };
+      const auto fused = run(true), reference = run(false);
+      for (size_t i = 0; i < fused.size(); ++i)
+        EXPECT_TRUE(test::all_close(fused[i], reference[i], 1e-5, "output " + std::to_string(i)));
+      EXPECT_EQ(fused[1][5].narrow(0, 1, 6).abs().sum().item<float>(), 0.0f);  // masked: zero
+    }
+  }
+  at::set_num_threads(threads);
 }
 
 TEST(Attention, GradientsMatchFiniteDifferences) {

@@ -1,8 +1,14 @@
 #include <seqtorch/nn/attention.h>
 
 #include <torch/torch.h>
+#include <torch/csrc/jit/frontend/tracer.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <vector>
 
 namespace seqtorch::nn {
 
@@ -21,6 +27,152 @@ AttentionKind parse_attention(const std::string& name) {
   if (name == "general") return AttentionKind::general;
   TORCH_CHECK(false, "attention: expected additive, dot or general, got '", name, "'");
 }
+
+namespace {
+
+using torch::Tensor;
+
+// Batch rows per task: at least about 16K multiply-adds each.
+int64_t grain(int64_t per_row) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, per_row)); }
+
+template <typename T>
+T dot(const T* a, const T* b, int64_t n) {
+  T acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+  return acc;
+}
+
+// Shapes as OneStepAttention's; mask null when absent.
+template <typename T>
+void attend_rows(const T* q, const T* keys, const T* values, const bool* mask, T* context,
+                 T* weights, int64_t B, int64_t S, int64_t K, int64_t M) {
+  at::parallel_for(0, B, grain(S * (K + M)), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      T* wb = weights + b * S;
+      T top = -std::numeric_limits<T>::infinity();
+      for (int64_t s = 0; s < S; ++s) {
+        T e = dot(q + b * K, keys + (b * S + s) * K, K);
+        if (mask != nullptr && !mask[b * S + s]) e = -std::numeric_limits<T>::infinity();
+        wb[s] = e;
+        top = std::max(top, e);
+      }
+      // As softmax: exp(x - max) / sum; every position masked gives NaN, as there.
+      T sum = 0;
+      for (int64_t s = 0; s < S; ++s) sum += (wb[s] = std::exp(wb[s] - top));
+      for (int64_t s = 0; s < S; ++s) wb[s] /= sum;
+      T* cb = context + b * M;
+      for (int64_t m = 0; m < M; ++m) cb[m] = 0;
+      for (int64_t s = 0; s < S; ++s) {
+        const T w = wb[s];
+        const T* vb = values + (b * S + s) * M;
+        for (int64_t m = 0; m < M; ++m) cb[m] += w * vb[m];
+      }
+    }
+  });
+}
+
+// The gradients of attend_rows: dq, dkeys, dvalues (each null when not asked for) from
+// dcontext [B, M] and dweights [B, S].
+template <typename T>
+void attend_rows_backward(const T* q, const T* keys, const T* values, const T* weights,
+                          const T* dcontext, const T* dweights, T* dq, T* dkeys, T* dvalues,
+                          int64_t B, int64_t S, int64_t K, int64_t M) {
+  at::parallel_for(0, B, grain(S * (2 * K + 2 * M)), [&](int64_t b0, int64_t b1) {
+    std::vector<T> ds(static_cast<size_t>(S));
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* wb = weights + b * S;
+      const T* dcb = dcontext + b * M;
+      // dLoss/dweight(s) = dcontext . values(s) + the weights' own gradient; then the
+      // softmax's: ds(s) = w(s) (dw(s) - sum_s' w(s') dw(s')).
+      T mean = 0;
+      for (int64_t s = 0; s < S; ++s) {
+        ds[s] = dot(dcb, values + (b * S + s) * M, M) + dweights[b * S + s];
+        mean += wb[s] * ds[s];
+      }
+      for (int64_t s = 0; s < S; ++s) ds[s] = wb[s] * (ds[s] - mean);
+      if (dq != nullptr) {
+        T* dqb = dq + b * K;
+        for (int64_t k = 0; k < K; ++k) dqb[k] = 0;
+        for (int64_t s = 0; s < S; ++s) {
+          const T d = ds[s];
+          const T* kb = keys + (b * S + s) * K;
+          for (int64_t k = 0; k < K; ++k) dqb[k] += d * kb[k];
+        }
+      }
+      if (dkeys != nullptr)
+        for (int64_t s = 0; s < S; ++s) {
+          T* dkb = dkeys + (b * S + s) * K;
+          const T* qb = q + b * K;
+          const T d = ds[s];
+          for (int64_t k = 0; k < K; ++k) dkb[k] = d * qb[k];
+        }
+      if (dvalues != nullptr)
+        for (int64_t s = 0; s < S; ++s) {
+          T* dvb = dvalues + (b * S + s) * M;
+          const T w = wb[s];
+          for (int64_t m = 0; m < M; ++m) dvb[m] = w * dcb[m];
+        }
+    }
+  });
+}
+
+// One query a row against its keys and values, dot or general (keys already projected), on the
+// CPU: the scores, the masked softmax and the context of each batch row in one pass, the rows
+// split over the threads. The same as bmm, masked_fill, softmax and bmm (which ran 64
+// single-row products a step one after the other, on the calling thread, in OpenBLAS's
+// small-matrix kernels), with a backward of the same shape. q [B, K], keys [B, S, K],
+// values [B, S, M], mask [B, S] bool or empty; returns context [B, M] and weights [B, S].
+struct OneStepAttention : public torch::autograd::Function<OneStepAttention> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, Tensor q,
+                                                Tensor keys, Tensor values, Tensor mask) {
+    q = q.contiguous();
+    keys = keys.contiguous();
+    values = values.contiguous();
+    const int64_t B = keys.size(0), S = keys.size(1), K = keys.size(2), M = values.size(2);
+    Tensor context = at::empty({B, M}, values.options());
+    Tensor weights = at::empty({B, S}, values.options());
+    const bool* mp = mask.numel() > 0 ? mask.data_ptr<bool>() : nullptr;
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "seqtorch_attention_step", [&] {
+      attend_rows(q.data_ptr<scalar_t>(), keys.data_ptr<scalar_t>(), values.data_ptr<scalar_t>(),
+                  mp, context.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(), B, S, K, M);
+    });
+    ctx->save_for_backward({q, keys, values, weights});
+    return {context, weights};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &q = saved[0], &keys = saved[1], &values = saved[2], &weights = saved[3];
+    const int64_t B = keys.size(0), S = keys.size(1), K = keys.size(2), M = values.size(2);
+    const Tensor dcontext = grads[0].contiguous(), dweights = grads[1].contiguous();
+    Tensor dq = ctx->needs_input_grad(0) ? at::empty_like(q) : Tensor();
+    Tensor dkeys = ctx->needs_input_grad(1) ? at::empty_like(keys) : Tensor();
+    Tensor dvalues = ctx->needs_input_grad(2) ? at::empty_like(values) : Tensor();
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "seqtorch_attention_step_backward", [&] {
+      auto ptr = [](Tensor& t) { return t.defined() ? t.data_ptr<scalar_t>() : nullptr; };
+      attend_rows_backward(q.data_ptr<scalar_t>(), keys.data_ptr<scalar_t>(),
+                           values.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
+                           dcontext.data_ptr<scalar_t>(), dweights.data_ptr<scalar_t>(), ptr(dq),
+                           ptr(dkeys), ptr(dvalues), B, S, K, M);
+    });
+    return {dq, dkeys, dvalues, Tensor()};
+  }
+};
+
+// Whether a one-step query takes OneStepAttention: dot or general, CPU tensors of one floating
+// dtype, not while tracing (an export records the operators, not this node).
+bool one_step_fused(AttentionKind kind, const Tensor& q, const AttentionMemory& m) {
+  if (kind == AttentionKind::additive || torch::jit::tracer::isTracing()) return false;
+  for (const Tensor* t : {&q, &m.keys, &m.values})
+    if (!t->device().is_cpu() || t->scalar_type() != q.scalar_type() ||
+        (q.scalar_type() != torch::kFloat && q.scalar_type() != torch::kDouble))
+      return false;
+  return !m.mask.defined() || (m.mask.device().is_cpu() && m.mask.scalar_type() == torch::kBool);
+}
+
+}  // namespace
 
 AttentionImpl::AttentionImpl(const AttentionOptions& o) : options(o) {
   TORCH_CHECK(o.query_size() >= 1 && o.memory_size() >= 1, "attention: sizes must be >= 1, got query ",
@@ -61,6 +213,13 @@ AttentionOutput AttentionImpl::forward(const torch::Tensor& query, const Attenti
               "attention query: expected [B, ", options.query_size(), "] or [B, T, ", options.query_size(),
               "], got ", query.sizes());
   const bool one_step = query.dim() == 2;
+  if (one_step && one_step_fused(options.kind(), query, m)) {
+    TORCH_CHECK(query.size(0) == m.keys.size(0), "attention query: batch ", query.size(0),
+                " does not match the memory's ", m.keys.size(0));
+    const Tensor mask = m.mask.defined() ? m.mask.contiguous() : at::empty({0}, torch::kBool);
+    auto out = OneStepAttention::apply(query, m.keys, m.values, mask);
+    return {out[0], out[1]};
+  }
   const torch::Tensor q = one_step ? query.unsqueeze(1) : query;  // [B, T, Q]
   torch::Tensor scores;                                           // [B, T, S]
   if (options.kind() == AttentionKind::additive) {
