@@ -161,22 +161,6 @@ struct OneStepAttention : public torch::autograd::Function<OneStepAttention> {
   }
 };
 
-// GCC 14 reports a false -Warray-bounds and -Wstringop-overflow inside LibTorch 2.6's
-// Function::apply for this node (the reserve of its std::vector<bool> of input flags, inlined
-// here): silenced for this call only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Warray-bounds"
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-torch::autograd::variable_list one_step_attention(const Tensor& q, const Tensor& keys,
-                                                  const Tensor& values, const Tensor& mask) {
-  return OneStepAttention::apply(q, keys, values, mask);
-}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 // Whether a one-step query takes OneStepAttention: dot or general, CPU tensors of one floating
 // dtype, not while tracing (an export records the operators, not this node).
 bool one_step_fused(AttentionKind kind, const Tensor& q, const AttentionMemory& m) {
@@ -233,7 +217,7 @@ AttentionOutput AttentionImpl::forward(const torch::Tensor& query, const Attenti
     TORCH_CHECK(query.size(0) == m.keys.size(0), "attention query: batch ", query.size(0),
                 " does not match the memory's ", m.keys.size(0));
     const Tensor mask = m.mask.defined() ? m.mask.contiguous() : at::empty({0}, torch::kBool);
-    auto out = one_step_attention(query, m.keys, m.values, mask);
+    auto out = OneStepAttention::apply(query, m.keys, m.values, mask);
     return {out[0], out[1]};
   }
   const torch::Tensor q = one_step ? query.unsqueeze(1) : query;  // [B, T, Q]
