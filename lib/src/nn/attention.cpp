@@ -43,6 +43,27 @@ T dot(const T* a, const T* b, int64_t n) {
   return acc;
 }
 
+// out[n] = sum_s c[s] rows[s][n] for rows [S, N] (row-major).
+template <typename T>
+void weighted_sum(const T* c, const T* rows, int64_t S, int64_t N, T* out) {
+  for (int64_t n = 0; n < N; ++n) out[n] = 0;
+  for (int64_t s = 0; s < S; ++s) {
+    const T w = c[s];
+    const T* r = rows + s * N;
+    for (int64_t n = 0; n < N; ++n) out[n] += w * r[n];
+  }
+}
+
+// out[s][n] = c[s] v[n]: [S, N] (row-major).
+template <typename T>
+void outer(const T* c, const T* v, int64_t S, int64_t N, T* out) {
+  for (int64_t s = 0; s < S; ++s) {
+    const T w = c[s];
+    T* o = out + s * N;
+    for (int64_t n = 0; n < N; ++n) o[n] = w * v[n];
+  }
+}
+
 // Shapes as OneStepAttention's; mask null when absent.
 template <typename T>
 void attend_rows(const T* q, const T* keys, const T* values, const bool* mask, T* context,
@@ -61,13 +82,7 @@ void attend_rows(const T* q, const T* keys, const T* values, const bool* mask, T
       T sum = 0;
       for (int64_t s = 0; s < S; ++s) sum += (wb[s] = std::exp(wb[s] - top));
       for (int64_t s = 0; s < S; ++s) wb[s] /= sum;
-      T* cb = context + b * M;
-      for (int64_t m = 0; m < M; ++m) cb[m] = 0;
-      for (int64_t s = 0; s < S; ++s) {
-        const T w = wb[s];
-        const T* vb = values + (b * S + s) * M;
-        for (int64_t m = 0; m < M; ++m) cb[m] += w * vb[m];
-      }
+      weighted_sum(wb, values + b * S * M, S, M, context + b * M);
     }
   });
 }
@@ -91,28 +106,9 @@ void attend_rows_backward(const T* q, const T* keys, const T* values, const T* w
         mean += wb[s] * ds[s];
       }
       for (int64_t s = 0; s < S; ++s) ds[s] = wb[s] * (ds[s] - mean);
-      if (dq != nullptr) {
-        T* dqb = dq + b * K;
-        for (int64_t k = 0; k < K; ++k) dqb[k] = 0;
-        for (int64_t s = 0; s < S; ++s) {
-          const T d = ds[s];
-          const T* kb = keys + (b * S + s) * K;
-          for (int64_t k = 0; k < K; ++k) dqb[k] += d * kb[k];
-        }
-      }
-      if (dkeys != nullptr)
-        for (int64_t s = 0; s < S; ++s) {
-          T* dkb = dkeys + (b * S + s) * K;
-          const T* qb = q + b * K;
-          const T d = ds[s];
-          for (int64_t k = 0; k < K; ++k) dkb[k] = d * qb[k];
-        }
-      if (dvalues != nullptr)
-        for (int64_t s = 0; s < S; ++s) {
-          T* dvb = dvalues + (b * S + s) * M;
-          const T w = wb[s];
-          for (int64_t m = 0; m < M; ++m) dvb[m] = w * dcb[m];
-        }
+      if (dq != nullptr) weighted_sum(ds.data(), keys + b * S * K, S, K, dq + b * K);
+      if (dkeys != nullptr) outer(ds.data(), q + b * K, S, K, dkeys + b * S * K);
+      if (dvalues != nullptr) outer(wb, dcb, S, M, dvalues + b * S * M);
     }
   });
 }
