@@ -117,7 +117,8 @@ void attend_rows_backward(const T* q, const T* keys, const T* values, const T* w
 // CPU: the scores, the masked softmax and the context of each batch row in one pass, the rows
 // split over the threads. The same as bmm, masked_fill, softmax and bmm (which ran 64
 // single-row products a step one after the other, on the calling thread, in OpenBLAS's
-// small-matrix kernels), with a backward of the same shape. q [B, K], keys [B, S, K],
+// small-matrix kernels), with a backward of the same shape (itself not differentiable: no double
+// backward, as the recurrent kernel's node). q [B, K], keys [B, S, K],
 // values [B, S, M], mask [B, S] bool or empty; returns context [B, M] and weights [B, S].
 struct OneStepAttention : public torch::autograd::Function<OneStepAttention> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, Tensor q,
